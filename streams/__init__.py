@@ -1,0 +1,1 @@
+"""The imperative shell: settings, Kafka, Faust app, agents, metrics and the CLI."""

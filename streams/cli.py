@@ -1,0 +1,49 @@
+"""``csscore``: the command line. Each command group lives in its own module and
+registers its sub-commands here; a ``UsageError`` becomes one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from streams.errors import UsageError
+
+# Modules that define ``register(subparsers)``; each sub-parser sets ``handler`` to a
+# callable taking the parsed namespace and returning the exit code.
+COMMAND_MODULES = (
+    "streams.cmd_kafka",  # kafka start|stop|status
+    "streams.cmd_score",  # score
+    "streams.cmd_feed",  # generate, produce, tick
+    "streams.cmd_worker",  # worker, tail, score-of
+    "streams.cmd_bench",  # bench
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="csscore",
+        description="Streaming Customer Success Score: scorer, tools and local Kafka.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        exit_code: int = args.handler(args)
+    except UsageError as exc:
+        print(f"csscore: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
