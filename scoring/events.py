@@ -15,10 +15,11 @@ CLOCK_TICK = "clock.tick"
 class Event:
     """One accepted-by-the-decoder CloudEvent.
 
-    ``data`` holds the validated type-specific fields. Numbers are ``int`` for JSON
-    integer literals and ``fractions.Fraction`` (the exact value of the decimal literal)
-    for other numbers; booleans stay ``bool``. Optional fields may be absent (e.g.
-    ``count`` defaults to 1 and is read with ``data.get("count", 1)``).
+    ``data`` holds the validated type-specific fields (unknown fields are dropped).
+    Numbers are ``int`` for JSON integer literals; non-integer numbers may stay ``float``
+    (the core converts with ``Fraction(repr(x))``, exact for <= 15 significant digits);
+    booleans stay ``bool``. Optional fields may be absent (e.g. ``count`` defaults to 1
+    and is read with ``data.get("count", 1)``).
     """
 
     type: str
