@@ -1,10 +1,120 @@
-"""Placeholder: the owning issue replaces this module."""
+"""``csscore kafka start|stop|status``: a real local Apache Kafka broker, no Docker.
+
+``start`` prints the bootstrap address ``127.0.0.1:PORT`` as the last line of stdout (so
+scripts can take ``| tail -n1``); with ``--sasl-scram-user`` it also prints
+``sasl_bootstrap=127.0.0.1:P`` before it. The SCRAM password comes only from the
+environment (``CSS_KAFKA_SASL_PASSWORD``), never from the command line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
+
+from streams import kafka_local
+from streams.errors import UsageError
+
+SASL_PASSWORD_ENV = "CSS_KAFKA_SASL_PASSWORD"
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="broker data directory (default: ${XDG_DATA_HOME:-~/.local/share}/csscore/kafka)",
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 1-65535: {port}")
+    return port
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Nothing registered yet."""
+    """Add ``kafka`` with its ``start``, ``stop`` and ``status`` sub-commands."""
+    kafka = subparsers.add_parser(
+        "kafka",
+        help="run a local Apache Kafka 3.9.1 broker (fetched from Maven Central once)",
+        description="Run a real single-node Apache Kafka broker without Docker.",
+    )
+    actions = kafka.add_subparsers(dest="kafka_command", metavar="ACTION", required=True)
+
+    start = actions.add_parser("start", help="start the broker and print its address")
+    start.add_argument("--port", type=_port, default=None, help="listener port (default: free)")
+    _add_data_dir(start)
+    start.add_argument(
+        "--foreground", action="store_true", help="stay attached until Ctrl-C stops the broker"
+    )
+    start.add_argument(
+        "--sasl-scram-user",
+        default=None,
+        metavar="USER",
+        help=f"also open a SASL_PLAINTEXT SCRAM-SHA-256 listener for USER (password from"
+        f" ${SASL_PASSWORD_ENV})",
+    )
+    start.set_defaults(handler=run_start)
+
+    stop = actions.add_parser("stop", help="stop the broker (SIGTERM, SIGKILL after a timeout)")
+    _add_data_dir(stop)
+    stop.add_argument(
+        "--timeout", type=float, default=kafka_local.STOP_TIMEOUT_SECONDS, help="seconds"
+    )
+    stop.set_defaults(handler=run_stop)
+
+    status = actions.add_parser("status", help="say whether the broker runs and where")
+    _add_data_dir(status)
+    status.set_defaults(handler=run_status)
+
+
+def run_start(args: argparse.Namespace) -> int:
+    password: str | None = None
+    if args.sasl_scram_user is not None:
+        password = os.environ.get(SASL_PASSWORD_ENV)
+        if not password:
+            raise UsageError(f"--sasl-scram-user needs the password in ${SASL_PASSWORD_ENV}")
+    broker = kafka_local.LocalBroker(args.data_dir)
+
+    def announce(bootstrap: str) -> None:
+        sasl = broker.sasl_bootstrap
+        if sasl is not None:
+            print(f"sasl_bootstrap={sasl}", flush=True)
+        print(f"data_dir={broker.data_dir}", flush=True)
+        print(bootstrap, flush=True)  # last line of stdout: the bootstrap address
+
+    broker.start(
+        port=args.port,
+        foreground=args.foreground,
+        sasl_scram_user=args.sasl_scram_user,
+        sasl_password=password,
+        on_ready=announce,
+    )
+    return 0
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    broker = kafka_local.LocalBroker(args.data_dir)
+    if broker.stop(timeout=args.timeout):
+        print(f"stopped broker of {broker.data_dir}")
+    else:
+        print(f"no broker running for {broker.data_dir}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    state = kafka_local.LocalBroker(args.data_dir).status()
+    if state.running:
+        print(f"running pid={state.pid} data_dir={state.data_dir}")
+        if state.sasl_bootstrap is not None:
+            print(f"sasl_bootstrap={state.sasl_bootstrap}")
+        print(state.bootstrap)
+        return 0
+    print(f"stopped data_dir={state.data_dir}")
+    return 0
