@@ -1,0 +1,122 @@
+"""The test harness against a real broker: round trip, CLI lifecycle, restart, errors."""
+
+from __future__ import annotations
+
+import collections
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.kafka_local import LocalBroker, broker_answers, free_port
+from tests.kafka_helpers import consume_all, create_topic, end_offsets, produce_lines, unique_topic
+
+pytestmark = pytest.mark.integration
+
+CLI = [sys.executable, "-m", "streams.cli"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=env, timeout=180, check=False
+    )
+
+
+async def test_round_trip_of_1000_records_over_3_partitions(kafka_bootstrap: str) -> None:
+    topic = unique_topic("harness")
+    await create_topic(kafka_bootstrap, topic, partitions=3)
+    values = [f'{{"n": {n}}}' for n in range(1000)]
+    keys = [f"org-{n % 17}" for n in range(1000)]
+
+    await produce_lines(kafka_bootstrap, topic, values, keys)
+    records = await consume_all(kafka_bootstrap, topic, timeout=60)
+
+    assert len(records) == 1000
+    assert sorted(r.value for r in records) == sorted(v.encode() for v in values)
+    assert sum((await end_offsets(kafka_bootstrap, topic)).values()) == 1000
+    # Keyed records: one key lives in one partition, in the order it was produced.
+    per_key: dict[bytes, list[tuple[int, int, bytes]]] = collections.defaultdict(list)
+    for record in records:
+        assert record.key is not None and record.value is not None
+        per_key[record.key].append((record.partition, record.offset, record.value))
+    assert len({p for entries in per_key.values() for p, _, _ in entries}) == 3
+    for key, entries in per_key.items():
+        assert len({partition for partition, _, _ in entries}) == 1, key
+        produced = [v.encode() for v, k in zip(values, keys, strict=True) if k.encode() == key]
+        assert [value for _, _, value in sorted(entries)] == produced
+
+
+async def test_cli_lifecycle_twice_and_restart_keeps_data_and_port(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "broker"
+    port = free_port()
+    try:
+        started = run_cli("kafka", "start", "--data-dir", str(data_dir), "--port", str(port))
+        assert started.returncode == 0, started.stderr
+        address = started.stdout.strip().splitlines()[-1]
+        assert address == f"127.0.0.1:{port}"
+        # The session broker already fetched the jars: nothing is downloaded again.
+        assert "Fetching" not in started.stderr
+        assert broker_answers(address)
+
+        status = run_cli("kafka", "status", "--data-dir", str(data_dir))
+        assert status.returncode == 0
+        assert status.stdout.startswith("running")
+        assert status.stdout.strip().splitlines()[-1] == address
+
+        pid_before = LocalBroker(data_dir).running_pid()
+        again = run_cli("kafka", "start", "--data-dir", str(data_dir))
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.strip().splitlines()[-1] == address
+        assert LocalBroker(data_dir).running_pid() == pid_before
+
+        topic = unique_topic("persist")
+        await create_topic(address, topic, partitions=2)
+        await produce_lines(
+            address, topic, [f"v{n}" for n in range(50)], [f"k{n}" for n in range(50)]
+        )
+
+        stopped = run_cli("kafka", "stop", "--data-dir", str(data_dir))
+        assert stopped.returncode == 0, stopped.stderr
+        assert not broker_answers(address, timeout=1.0)
+        assert run_cli("kafka", "status", "--data-dir", str(data_dir)).stdout.startswith("stopped")
+
+        # Restart without --port: the recorded port comes back, and so does the data.
+        restarted = run_cli("kafka", "start", "--data-dir", str(data_dir))
+        assert restarted.returncode == 0, restarted.stderr
+        assert restarted.stdout.strip().splitlines()[-1] == address
+        records = await consume_all(address, topic, timeout=60)
+        assert sorted(r.value for r in records) == sorted(f"v{n}".encode() for n in range(50))
+    finally:
+        run_cli("kafka", "stop", "--data-dir", str(data_dir))
+    assert not LocalBroker(data_dir).status().running
+
+
+def test_missing_java_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = str(empty_bin)
+    result = run_cli("kafka", "start", "--data-dir", str(tmp_path / "d"), env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "java" in lines[0] and "install" in lines[0]
+    assert result.stdout == ""
+
+
+def test_port_in_use_is_one_line_and_exit_2(kafka_bootstrap: str, tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        result = run_cli("kafka", "start", "--data-dir", str(tmp_path / "d"), "--port", str(busy))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"port {busy}" in lines[0] and "in use" in lines[0]
+    assert not (tmp_path / "d" / "broker.pid").exists()
