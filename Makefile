@@ -1,0 +1,53 @@
+# Developer entry points. `make test` is what CI runs (through .ci/run).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.11 when available, any python3 otherwise (the project needs >= 3.11).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a successful install: reinstall only when pyproject.toml is newer.
+STAMP := $(VENV)/.installed-dev
+PYTEST_ARGS ?=
+
+.PHONY: help venv lint typecheck imports test unit integration run bench
+
+help:
+	@echo "make test   - create/update .venv, then ruff, mypy, import-linter, pytest"
+	@echo "make run    - start the local demo (for now: a local Kafka broker)"
+	@echo "make unit   - only the unit tests (no broker needed)"
+	@echo "make lint | typecheck | imports | integration | bench"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy  # strict on scoring/ and streams/ (config in pyproject.toml)
+
+imports: venv
+	$(BIN)/lint-imports
+
+test: lint typecheck imports
+	$(BIN)/pytest -q -p no:cacheprovider --timeout=600 $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/pytest -q -p no:cacheprovider --timeout=600 tests/unit $(PYTEST_ARGS)
+
+integration: venv
+	$(BIN)/pytest -q -p no:cacheprovider --timeout=600 -m integration $(PYTEST_ARGS)
+
+# The streaming issue replaces this with the full demo (streams/demo.py).
+run: venv
+	@if [ -f streams/demo.py ]; then exec $(BIN)/python -m streams.demo; elif [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then echo "Using Kafka at KAFKA_BOOTSTRAP_SERVERS=$$KAFKA_BOOTSTRAP_SERVERS"; else addr=$$($(BIN)/csscore kafka start | tail -n1) && echo "Kafka runs at $$addr: export KAFKA_BOOTSTRAP_SERVERS=$$addr ; stop it with: $(BIN)/csscore kafka stop"; fi
+
+bench: venv
+	@if $(BIN)/csscore bench --help >/dev/null 2>&1; then $(BIN)/csscore bench; else echo "csscore bench is not available yet"; fi
