@@ -1,0 +1,304 @@
+"""Bounded, exact, month-granular pieces of an org's state (spec sections 3, 4, 9).
+
+Each accumulator folds the events of one signal into buckets keyed by month index (or
+day), keeps what older months still contribute in a small snapshot when pruned, and
+serialises to plain JSON data (ints, strings, lists, str-keyed dicts) with a ``"t"`` tag so
+:func:`accumulator_from_dict` can rebuild it without the catalog.
+
+Pruning contract: ``prune(cutoff_month, latest_ms)`` drops only what no evaluation of a
+month >= ``cutoff_month`` (or a live evaluation at a time >= ``latest_ms``) can read, so
+pruned and unpruned states give identical records for those months.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scoring.numbers import Number, decode_number, encode_number
+from scoring.timeutil import DAY_MS, month_start_ms
+
+# A latest-wins value: a number, a boolean (config) or a product list (org.profile).
+Value = int | bool | Any
+
+
+class MonthSums:
+    """Sum of an amount per month; ``base`` holds the total of pruned months."""
+
+    __slots__ = ("base", "buckets")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, Number] = {}
+        self.base: Number = 0
+
+    def add(self, month: int, amount: Number) -> None:
+        buckets = self.buckets
+        buckets[month] = buckets.get(month, 0) + amount
+
+    def get(self, month: int) -> Number:
+        return self.buckets.get(month, 0)
+
+    def total_through(self, month: int) -> Number:
+        """Everything up to and including ``month`` (running gauges)."""
+        total: Number = self.base
+        for bucket_month, amount in self.buckets.items():
+            if bucket_month <= month:
+                total += amount
+        return total
+
+    def total_between(self, first: int, last: int) -> Number:
+        """Months ``first..last`` inclusive (year sums)."""
+        total: Number = 0
+        for bucket_month, amount in self.buckets.items():
+            if first <= bucket_month <= last:
+                total += amount
+        return total
+
+    def prune(self, cutoff_month: int, latest_ms: int) -> None:
+        old = [m for m in self.buckets if m < cutoff_month]
+        for month in old:
+            self.base += self.buckets.pop(month)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "t": "sums",
+            "base": encode_number(self.base),
+            "b": {str(m): encode_number(v) for m, v in self.buckets.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> MonthSums:
+        acc = cls()
+        acc.base = decode_number(raw["base"])
+        acc.buckets = {int(m): decode_number(v) for m, v in raw["b"].items()}
+        return acc
+
+
+class LatestValues:
+    """Latest-wins history: (time_ms, arrival_seq, value); the value at T is the entry with
+    the greatest (time, seq) among those before T (spec 9: ties go to the later arrival)."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, int, Value]] = []
+
+    def add(self, time_ms: int, seq: int, value: Value) -> None:
+        self.entries.append((time_ms, seq, value))
+
+    def value_at(self, t_ms: int, inclusive: bool) -> tuple[bool, Value]:
+        """(found, value) of the latest entry with time < T (or <= T when inclusive)."""
+        best: tuple[int, int, Value] | None = None
+        for entry in self.entries:
+            time_ms = entry[0]
+            if (time_ms <= t_ms if inclusive else time_ms < t_ms) and (
+                best is None or (time_ms, entry[1]) > (best[0], best[1])
+            ):
+                best = entry
+        if best is None:
+            return False, None
+        return True, best[2]
+
+    def prune(self, cutoff_month: int, latest_ms: int) -> None:
+        # Entries before the cutoff are dominated by the latest of them for every T at or
+        # after the cutoff, so only that one is kept.
+        cutoff_ms = month_start_ms(cutoff_month)
+        old = [e for e in self.entries if e[0] < cutoff_ms]
+        if len(old) <= 1:
+            return
+        keep = max(old, key=lambda e: (e[0], e[1]))
+        self.entries = [keep] + [e for e in self.entries if e[0] >= cutoff_ms]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"t": "latest", "e": [[t, s, _encode_value(v)] for t, s, v in self.entries]}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> LatestValues:
+        acc = cls()
+        acc.entries = [(int(t), int(s), _decode_value(v)) for t, s, v in raw["e"]]
+        return acc
+
+
+def _encode_value(value: Value) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, tuple | list):
+        return {"list": list(value)}
+    return encode_number(value)
+
+
+def _decode_value(raw: Any) -> Value:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, dict):
+        return tuple(raw["list"])
+    return decode_number(raw)
+
+
+class MonthMax:
+    """Latest matching time per month (recency); ``base`` is the max of pruned months."""
+
+    __slots__ = ("base", "buckets")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+        self.base: int | None = None
+
+    def add(self, month: int, time_ms: int) -> None:
+        current = self.buckets.get(month)
+        if current is None or time_ms > current:
+            self.buckets[month] = time_ms
+
+    def latest_through(self, month: int) -> int | None:
+        best = self.base
+        for bucket_month, time_ms in self.buckets.items():
+            if bucket_month <= month and (best is None or time_ms > best):
+                best = time_ms
+        return best
+
+    def prune(self, cutoff_month: int, latest_ms: int) -> None:
+        for month in [m for m in self.buckets if m < cutoff_month]:
+            time_ms = self.buckets.pop(month)
+            if self.base is None or time_ms > self.base:
+                self.base = time_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"t": "max", "base": self.base, "b": {str(m): v for m, v in self.buckets.items()}}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> MonthMax:
+        acc = cls()
+        acc.base = raw["base"]
+        acc.buckets = {int(m): int(v) for m, v in raw["b"].items()}
+        return acc
+
+
+class MonthDays:
+    """Days of each month with at least one matching event, as a bitmask (bit d-1 = day d)."""
+
+    __slots__ = ("buckets",)
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+
+    def add(self, month: int, time_ms: int) -> None:
+        day_index = (time_ms - month_start_ms(month)) // DAY_MS
+        self.buckets[month] = self.buckets.get(month, 0) | (1 << day_index)
+
+    def days(self, month: int) -> int:
+        return self.buckets.get(month, 0).bit_count()
+
+    def prune(self, cutoff_month: int, latest_ms: int) -> None:
+        for month in [m for m in self.buckets if m < cutoff_month]:
+            del self.buckets[month]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"t": "days", "b": {str(m): v for m, v in self.buckets.items()}}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> MonthDays:
+        acc = cls()
+        acc.buckets = {int(m): int(v) for m, v in raw["b"].items()}
+        return acc
+
+
+class MonthSamples:
+    """Per month: exact sum of value*count and the number of samples (threshold_average)."""
+
+    __slots__ = ("counts", "sums")
+
+    def __init__(self) -> None:
+        self.sums: dict[int, Number] = {}
+        self.counts: dict[int, int] = {}
+
+    def add(self, month: int, value: Number, count: int) -> None:
+        self.sums[month] = self.sums.get(month, 0) + value * count
+        self.counts[month] = self.counts.get(month, 0) + count
+
+    def prune(self, cutoff_month: int, latest_ms: int) -> None:
+        for month in [m for m in self.counts if m < cutoff_month]:
+            del self.counts[month]
+            del self.sums[month]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "t": "samples",
+            "b": {str(m): [encode_number(self.sums[m]), c] for m, c in self.counts.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> MonthSamples:
+        acc = cls()
+        for m, (total, count) in raw["b"].items():
+            acc.sums[int(m)] = decode_number(total)
+            acc.counts[int(m)] = int(count)
+        return acc
+
+
+class WindowEvents:
+    """Matching events for "in the last N days" (binary indicator).
+
+    Monthly T is a month start (a day boundary) and N is whole days, so counts per UTC day
+    (day index = time // 1 day) answer it exactly; live T is the org's latest time, so the
+    exact times within N days of it are kept too.
+    """
+
+    __slots__ = ("days", "recent", "window_ms")
+
+    def __init__(self, window_ms: int) -> None:
+        self.window_ms = window_ms
+        self.days: dict[int, int] = {}
+        self.recent: list[int] = []
+
+    def add(self, time_ms: int) -> None:
+        day = time_ms // DAY_MS
+        self.days[day] = self.days.get(day, 0) + 1
+        self.recent.append(time_ms)
+
+    def count_before(self, t_ms: int) -> int:
+        """Events with T - N days <= time < T, T a day boundary (monthly records)."""
+        first_day = (t_ms - self.window_ms) // DAY_MS
+        end_day = t_ms // DAY_MS
+        return sum(c for d, c in self.days.items() if first_day <= d < end_day)
+
+    def count_through(self, t_ms: int) -> int:
+        """Events with T - N days <= time <= T (live records)."""
+        low = t_ms - self.window_ms
+        return sum(1 for time_ms in self.recent if low <= time_ms <= t_ms)
+
+    def prune(self, cutoff_month: int, latest_ms: int) -> None:
+        first_day = (month_start_ms(cutoff_month) - self.window_ms) // DAY_MS
+        self.days = {d: c for d, c in self.days.items() if d >= first_day}
+        low = latest_ms - self.window_ms
+        self.recent = [t for t in self.recent if t >= low]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "t": "window",
+            "w": self.window_ms,
+            "d": {str(d): c for d, c in self.days.items()},
+            "r": list(self.recent),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> WindowEvents:
+        acc = cls(int(raw["w"]))
+        acc.days = {int(d): int(c) for d, c in raw["d"].items()}
+        acc.recent = [int(t) for t in raw["r"]]
+        return acc
+
+
+Accumulator = MonthSums | LatestValues | MonthMax | MonthDays | MonthSamples | WindowEvents
+
+_BY_TAG: dict[str, Any] = {
+    "sums": MonthSums,
+    "latest": LatestValues,
+    "max": MonthMax,
+    "days": MonthDays,
+    "samples": MonthSamples,
+    "window": WindowEvents,
+}
+
+
+def accumulator_from_dict(raw: dict[str, Any]) -> Accumulator:
+    acc: Accumulator = _BY_TAG[raw["t"]].from_dict(raw)
+    return acc

@@ -1,0 +1,112 @@
+"""An org's state: everything its future records can read, bounded and JSON-serialisable.
+
+Size (documented per amendments, "Event contracts"): the dedup memory is at most 20,000
+ids of 16 bytes (64-bit hash + 64-bit stream time), packed as base64: <= 427 KB of JSON.
+The rest is bounded by retention (spec 3): 27 month buckets per signal (one small number
+each, a day bitmask for error_free_days), the exact times of binary-indicator events within
+their window, and latest-wins histories (config, purchases, profiles) from the retention
+window plus one older entry each. With the default catalog a busy org is a few KB besides
+the dedup ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from typing import Any
+
+from scoring.accumulators import Accumulator, LatestValues, accumulator_from_dict
+from scoring.timeutil import month_of
+
+STATE_VERSION = 1
+_DEDUP_PAIR = struct.Struct("<qq")
+
+
+class OrgState:
+    """Mutable per-org fold state (see :mod:`scoring.fold` for how events change it)."""
+
+    __slots__ = (
+        "dedup",
+        "first_time_ms",
+        "latest_month",
+        "latest_time_ms",
+        "org_id",
+        "owned_since",
+        "profiles",
+        "seq",
+        "signals",
+    )
+
+    def __init__(self, org_id: str) -> None:
+        self.org_id = org_id
+        # Smallest / largest time of the org's accepted non-duplicate events (spec 9).
+        self.first_time_ms: int | None = None
+        self.latest_time_ms: int | None = None
+        self.latest_month: int | None = None  # month_of(latest_time_ms), cached
+        self.seq = 0  # arrival counter of accepted events: latest-wins tie-break
+        # Permanent ownership: earliest purchase (quantity > 0) / provisioning (credits > 0).
+        self.owned_since: dict[str, int] = {}
+        self.profiles = LatestValues()  # org.profile product lists, latest wins
+        self.signals: dict[str, list[Accumulator]] = {}
+        # 64-bit hash of (source, id) -> org stream time just after accepting that copy.
+        # Insertion order = order of latest acceptance (re-inserted on re-acceptance), so
+        # the first key is the one to forget when full (spec 9).
+        self.dedup: dict[int, int] = {}
+
+    @property
+    def first_month(self) -> int | None:
+        """Month index of the org's first-seen time, None before any event."""
+        return None if self.first_time_ms is None else month_of(self.first_time_ms)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OrgState):
+            return NotImplemented
+        return state_to_dict(self) == state_to_dict(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (
+            f"OrgState(org_id={self.org_id!r}, first_time_ms={self.first_time_ms}, "
+            f"latest_time_ms={self.latest_time_ms}, signals={len(self.signals)})"
+        )
+
+
+def new_org_state(org_id: str) -> OrgState:
+    return OrgState(org_id)
+
+
+def state_to_dict(state: OrgState) -> dict[str, Any]:
+    """Plain JSON data (str keys, ints, strs, lists; Fractions as ``"n/d"``), versioned."""
+    packed = b"".join(_DEDUP_PAIR.pack(h, t) for h, t in state.dedup.items())
+    return {
+        "v": STATE_VERSION,
+        "org_id": state.org_id,
+        "first": state.first_time_ms,
+        "latest": state.latest_time_ms,
+        "seq": state.seq,
+        "owned": dict(state.owned_since),
+        "profiles": state.profiles.to_dict(),
+        "signals": {sid: [acc.to_dict() for acc in accs] for sid, accs in state.signals.items()},
+        "dedup": base64.b64encode(packed).decode("ascii"),
+    }
+
+
+def state_from_dict(data: dict[str, Any]) -> OrgState:
+    if data.get("v") != STATE_VERSION:
+        raise ValueError(f"unsupported org state version {data.get('v')!r}")
+    state = OrgState(str(data["org_id"]))
+    state.first_time_ms = data["first"]
+    state.latest_time_ms = data["latest"]
+    state.latest_month = None if state.latest_time_ms is None else month_of(state.latest_time_ms)
+    state.seq = int(data["seq"])
+    state.owned_since = {str(k): int(v) for k, v in data["owned"].items()}
+    profiles = accumulator_from_dict(data["profiles"])
+    assert isinstance(profiles, LatestValues)
+    state.profiles = profiles
+    state.signals = {
+        str(sid): [accumulator_from_dict(a) for a in accs] for sid, accs in data["signals"].items()
+    }
+    packed = base64.b64decode(data["dedup"])
+    state.dedup = dict(_DEDUP_PAIR.iter_unpack(packed))
+    return state
