@@ -248,44 +248,66 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return bytes(chunks)
 
 
-def probe_metadata(address: str, timeout: float = 5.0) -> list[tuple[int, str, int]]:
-    """Send one Kafka Metadata request (v4, no topics) and return the brokers it lists.
+_METADATA_API_KEY = 3
+_METADATA_API_VERSION = 4  # understood by Kafka 1.0 through 4.x, not flexible-encoded
 
-    v4 is understood by Kafka 1.0 through 4.x. Raises ``OSError``/``ConnectionError``
-    (or ``ValueError`` for a malformed answer) when the broker does not answer properly.
-    """
-    host, _, port_text = address.rpartition(":")
-    correlation_id = 0x6373  # any value; the answer must echo it
-    api_key_metadata, api_version = 3, 4
+
+def encode_metadata_request(correlation_id: int, client_id: str = "csscore-probe") -> bytes:
+    """A size-prefixed Metadata v4 request asking for no topics (cheap, creates nothing)."""
     body = (
-        struct.pack(">hhi", api_key_metadata, api_version, correlation_id)
-        + _kafka_string("csscore-probe")
-        + struct.pack(">i", 0)  # topics: empty array = none (cheap, creates nothing)
+        struct.pack(">hhi", _METADATA_API_KEY, _METADATA_API_VERSION, correlation_id)
+        + _kafka_string(client_id)
+        + struct.pack(">i", 0)  # topics: an empty array means none
         + struct.pack(">?", False)  # allow_auto_topic_creation
     )
-    with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        sock.sendall(struct.pack(">i", len(body)) + body)
-        (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
-        if not 0 < size < 64 * 1024 * 1024:
-            raise ValueError(f"implausible metadata response size {size}")
-        answer = _recv_exactly(sock, size)
+    return struct.pack(">i", len(body)) + body
+
+
+def decode_metadata_brokers(answer: bytes, correlation_id: int) -> list[tuple[int, str, int]]:
+    """The ``(node_id, host, port)`` list of a Metadata v4 response (without its size).
+
+    Raises ``ValueError`` (or ``struct.error``) for an answer that is not ours or is cut.
+    """
     (echoed,) = struct.unpack_from(">i", answer, 0)
     if echoed != correlation_id:
         raise ValueError("metadata response with a foreign correlation id")
     offset = 4 + 4  # correlation id, throttle_time_ms
     (broker_count,) = struct.unpack_from(">i", answer, offset)
     offset += 4
+    if broker_count < 0:
+        raise ValueError(f"negative broker count {broker_count}")
     brokers: list[tuple[int, str, int]] = []
     for _ in range(broker_count):
         (node_id, host_len) = struct.unpack_from(">ih", answer, offset)
         offset += 6
+        if host_len < 0 or offset + host_len > len(answer):
+            raise ValueError("truncated broker host in metadata response")
         broker_host = answer[offset : offset + host_len].decode()
         offset += host_len
         (broker_port, rack_len) = struct.unpack_from(">ih", answer, offset)
-        offset += 6 + max(rack_len, 0)
+        offset += 6 + max(rack_len, 0)  # rack: nullable string, -1 = null
+        if offset > len(answer):
+            raise ValueError("truncated broker rack in metadata response")
         brokers.append((node_id, broker_host, broker_port))
     return brokers
+
+
+def probe_metadata(address: str, timeout: float = 5.0) -> list[tuple[int, str, int]]:
+    """Send one Kafka Metadata request to ``host:port`` and return the brokers it lists.
+
+    Raises ``OSError``/``ConnectionError`` (or ``ValueError`` for a malformed answer)
+    when the broker does not answer properly.
+    """
+    host, _, port_text = address.rpartition(":")
+    correlation_id = 0x6373  # any value; the answer must echo it
+    with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(encode_metadata_request(correlation_id))
+        (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
+        if not 0 < size < 64 * 1024 * 1024:
+            raise ValueError(f"implausible metadata response size {size}")
+        answer = _recv_exactly(sock, size)
+    return decode_metadata_brokers(answer, correlation_id)
 
 
 def broker_answers(address: str, timeout: float = 2.0) -> bool:
