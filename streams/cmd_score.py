@@ -1,10 +1,114 @@
-"""Placeholder: the owning issue replaces this module."""
+"""``csscore score FILE [FILE...]``: the offline scorer (issue 3 item 5, spec 9 "Output").
+
+stdout: JSON lines of score records (org ids ascending; per org its monthly records by
+period, then its live record). stderr: one line per rejection (``line N: REASON: detail``,
+never the payload), then ``watermark=...`` and ``accepted=A rejected=R duplicates=D``.
+Exit 0 when the input could be read; 2 (one line) for a missing file or a bad catalog.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+import time
+from typing import IO, Any
+
+import orjson
+
+from scoring.fold import DEFAULT_DEDUP_HORIZON_MS
+from scoring.timeutil import HOUR_MS, InvalidTime, format_time_ms, parse_time_ms
+from streams.catalog import load_catalog
+from streams.errors import UsageError
+from streams.offline import OfflineScorer
+
+
+def _seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Nothing registered yet."""
+    parser = subparsers.add_parser(
+        "score",
+        help="score JSON-lines event files offline",
+        description="Score JSON lines of CloudEvents ('-' = stdin) and print score records.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="input file, or - for stdin")
+    parser.add_argument("--catalog", metavar="PATH", help="catalog file (default: built-in)")
+    parser.add_argument(
+        "--grace", type=_seconds, default=HOUR_MS // 1000, metavar="SECONDS",
+        help="month-close grace period (default 3600)",
+    )
+    parser.add_argument(
+        "--dedup-horizon", type=_seconds, default=DEFAULT_DEDUP_HORIZON_MS // 1000,
+        metavar="SECONDS", help="duplicate horizon per org (default 86400)",
+    )
+    parser.add_argument(
+        "--now", metavar="RFC3339",
+        help="'now' for the future_timestamp check (default: the wall clock at start)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _open_inputs(paths: list[str]) -> list[tuple[str, IO[bytes]]]:
+    opened: list[tuple[str, IO[bytes]]] = []
+    for path in paths:
+        if path == "-":
+            opened.append((path, sys.stdin.buffer))
+            continue
+        try:
+            opened.append((path, open(path, "rb")))  # noqa: SIM115  closed in run()
+        except OSError as exc:
+            for _, handle in opened:
+                if handle is not sys.stdin.buffer:
+                    handle.close()
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return opened
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.now is None:
+        now_ms = time.time_ns() // 1_000_000
+    else:
+        try:
+            now_ms = parse_time_ms(args.now)
+        except InvalidTime as exc:
+            raise UsageError(f"--now: {exc}") from exc
+    catalog = load_catalog(args.catalog)
+    inputs = _open_inputs(args.files)
+    scorer = OfflineScorer(catalog, args.grace * 1000, args.dedup_horizon * 1000, now_ms)
+    err = sys.stderr
+    reported = 0
+    try:
+        for path, handle in inputs:
+            scorer.line_number = 0  # line numbers count within each file
+            prefix = f"{path}: " if len(inputs) > 1 else ""
+            for line in handle:
+                scorer.feed(line)
+                rejections = scorer.result.rejections
+                while reported < len(rejections):
+                    print(prefix + rejections[reported].describe(), file=err)
+                    reported += 1
+    except OSError as exc:
+        raise UsageError(f"cannot read input: {exc.strerror or exc}") from exc
+    finally:
+        for _, handle in inputs:
+            if handle is not sys.stdin.buffer:
+                handle.close()
+    result = scorer.finish()
+    out = sys.stdout.buffer
+    for record in result.records:
+        out.write(orjson.dumps(record) + b"\n")
+    out.flush()
+    watermark = "none" if result.watermark_ms is None else format_time_ms(result.watermark_ms)
+    print(f"watermark={watermark}", file=err)
+    print(
+        f"accepted={result.accepted} rejected={result.rejected} duplicates={result.duplicates}",
+        file=err,
+    )
+    return 0
