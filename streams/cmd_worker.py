@@ -1,10 +1,85 @@
-"""Placeholder: the owning issue replaces this module."""
+"""``csscore worker``, ``csscore tail`` and ``csscore score-of``."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from typing import Any
+
+import orjson
+
+from streams.errors import UsageError
+from streams.kafka_config import KafkaSecurity
+from streams.settings import settings_from_env
+
+SETTINGS_HELP = (
+    "Settings come from the environment: KAFKA_BOOTSTRAP_SERVERS, CSS_APP_ID, CSS_INPUT_TOPIC, "
+    "CSS_OUTPUT_TOPIC, CSS_DLQ_TOPIC, CSS_PARTITIONS, CSS_GRACE_SECONDS, "
+    "CSS_DEDUP_HORIZON_SECONDS, CSS_DATA_DIR, CSS_CATALOG, CSS_LIVE_EMIT_INTERVAL_SECONDS, "
+    "CSS_IDLE_ADVANCE_SECONDS, CSS_METRICS_ADDR, CSS_STORE, CSS_STANDBY_REPLICAS and the "
+    "CSS_KAFKA_* security settings (see README)."
+)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Nothing registered yet."""
+    worker = subparsers.add_parser(
+        "worker", help="run the streaming scorer", description=SETTINGS_HELP
+    )
+    worker.add_argument("--loglevel", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    worker.set_defaults(handler=_worker)
+
+    tail = subparsers.add_parser("tail", help="show score updates as a live table")
+    tail.add_argument("--org", help="only this org id")
+    tail.add_argument("--from-beginning", action="store_true", help="read the whole topic")
+    tail.add_argument("--topic", help="output topic (default: CSS_OUTPUT_TOPIC or scores)")
+    tail.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)
+    tail.set_defaults(handler=_tail)
+
+    score_of = subparsers.add_parser("score-of", help="print an org's current score records")
+    score_of.add_argument("org", metavar="ORG")
+    score_of.add_argument("--topic", help="output topic (default: CSS_OUTPUT_TOPIC or scores)")
+    score_of.set_defaults(handler=_score_of)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    return run_worker(settings_from_env(), loglevel=args.loglevel)
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from streams.scores_view import tail_scores
+
+    settings = settings_from_env()
+    topic = args.topic or settings.output_topic
+    security = KafkaSecurity.from_env()
+    try:
+        asyncio.run(
+            tail_scores(
+                settings.bootstrap_servers,
+                topic,
+                security,
+                org=args.org,
+                from_beginning=args.from_beginning,
+                max_seconds=args.max_seconds,
+            )
+        )
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _score_of(args: argparse.Namespace) -> int:
+    from streams.scores_view import latest_records_of
+
+    settings = settings_from_env()
+    topic = args.topic or settings.output_topic
+    records = asyncio.run(
+        latest_records_of(settings.bootstrap_servers, topic, KafkaSecurity.from_env(), args.org)
+    )
+    if not records:
+        raise UsageError(f"no score record for org {args.org!r} in topic {topic}")
+    for record in records:
+        sys.stdout.write(orjson.dumps(record).decode() + "\n")
+    return 0

@@ -1,0 +1,522 @@
+"""The Faust application: topics, tables, the scoring agent (issue 5, spec sections 3, 10).
+
+Built by ``ScorerApp(settings, catalog, metrics)``; nothing is created at import time.
+
+Data flow of one input record (``_handle_input``):
+
+1. decode (stateless checks; rejections go to the dead-letter topic);
+2. ``clock.tick`` events advance the partition watermark;
+3. the org's events are folded into its table value (``OrgSlot``), unless the record's
+   offset was already applied (redelivery); a record whose key is not its org id is
+   forwarded to the org's partition of the control topic and applied there;
+4. late events and newly seen orgs re-emit closed months; a watermark that closes a month
+   sweeps every org of the partition;
+5. the live record is emitted, at most once per org per ``CSS_LIVE_EMIT_INTERVAL_SECONDS``;
+   a deferred one is remembered in the org's value and flushed by a wake-up record;
+6. every score and DLQ record is acknowledged by the broker, then the tables are written;
+   Faust commits the input offset only after the changelog writes are flushed, so a crash
+   anywhere re-reads the record, and the offsets kept per org make that harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import faust
+import orjson
+from aiokafka.partitioner import murmur2
+
+from scoring.catalog import Catalog
+from scoring.events import Event
+from scoring.fold import prune
+from scoring.record import live_record, monthly_record
+from scoring.timeutil import format_time_ms, month_of, month_start_ms
+from streams.decoding import Rejection, decode_record
+from streams.kafka_config import KafkaSecurity
+from streams.metrics import Metrics
+from streams.processing import (
+    OrgSlot,
+    PartitionClock,
+    apply_org_record,
+    decode_slot,
+    encode_slot,
+    monthly_owed_after_apply,
+    months_to_close,
+    new_slot,
+    prune_revisions,
+    source_key,
+)
+from streams.settings import Settings
+
+log = logging.getLogger("csscore.worker")
+
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+RETAINED_MONTHS = 26  # spec section 3: months an accepted event can still touch
+EXIT_AGENT_FAILURE = 70
+
+
+def partition_for_key(key: str, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key bytes), as producers use it."""
+    hashed: int = murmur2(key.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """An event as a CloudEvents JSON object (for forwarding and the DLQ)."""
+    data = {
+        key: float(value) if isinstance(value, Fraction) else value
+        for key, value in event.data.items()
+    }
+    return {
+        "specversion": "1.0",
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "subject": event.subject,
+        "time": format_time_ms(event.time_ms),
+        "data": data,
+    }
+
+
+@dataclass(slots=True)
+class _Pass:
+    """Everything one handled record produces before it is written."""
+
+    partition: int
+    clock: PartitionClock
+    sends: list[Awaitable[Any]] = field(default_factory=list)
+    dirty: dict[str, OrgSlot] = field(default_factory=dict)
+    roster_dirty: set[str] = field(default_factory=set)
+    record_timestamp: float | None = None
+
+
+class ScorerApp:
+    """One worker's Faust app and the state of its agent."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        metrics: Metrics,
+        security: KafkaSecurity,
+        *,
+        partitions: int,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.metrics = metrics
+        self.partitions = partitions
+        self.wall_clock = wall_clock
+        self.app = faust.App(
+            settings.app_id,
+            broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
+            store="rocksdb://" if settings.store == "rocksdb" else "memory://",
+            datadir=str(settings.data_dir),
+            topic_partitions=partitions,
+            topic_replication_factor=1,
+            table_standby_replicas=settings.standby_replicas,
+            producer_max_request_size=MAX_REQUEST_BYTES,
+            producer_acks=-1,
+            consumer_auto_offset_reset="earliest",
+            stream_wait_empty=False,
+            stream_buffer_maxsize=8192,
+            broker_max_poll_records=2000,
+            web_enabled=settings.web_enabled,
+            web_bind=settings.web_bind,
+            web_port=settings.web_port,
+            **security.faust_kwargs(),
+        )
+        self.org_table = self.app.Table(
+            "orgs", key_serializer="raw", value_serializer="raw", partitions=partitions
+        )
+        # org id -> [first month, live owed]: small values the worker scans after an
+        # assignment to rebuild the roster of each partition (the month-close sweep).
+        self.roster_table = self.app.Table(
+            "roster", key_serializer="raw", value_serializer="raw", partitions=partitions
+        )
+        self.clock_table = self.app.Table(
+            "clocks", key_serializer="raw", value_serializer="raw", partitions=partitions
+        )
+        self.source = self.app.topic(
+            settings.input_topic,
+            settings.control_topic,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions,
+        )
+        self.rosters: dict[int, dict[str, int]] = {}
+        self._clocks: dict[int, PartitionClock] = {}
+        self.pending_live: dict[int, dict[str, float]] = {}
+        self.wake_in_flight: set[int] = set()
+        self.last_live: dict[str, float] = {}
+        self.org_bands: dict[str, tuple[str, ...]] = {}
+        self.app.agent(self.source, name="scorer", concurrency=1)(self._agent)
+        # Faust's signal typing wants a keyword-only ``signal``; our receivers take **kwargs.
+        self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+        self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        interval = max(0.05, min(1.0, settings.live_emit_interval_seconds / 2 or 0.5))
+        self.app.timer(interval)(self._wake_due_partitions)
+
+    # --- agent ----------------------------------------------------------------------------
+
+    async def _agent(self, stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                await self.handle(event.message)
+            except Exception as exc:  # no silent death: one line, exit, supervisor restarts
+                self.metrics.agent_errors.inc()
+                log.critical(
+                    "scorer agent failed on %s[%s]@%s: %s: %s; exiting so the record is "
+                    "re-read after a restart",
+                    event.message.topic,
+                    event.message.partition,
+                    event.message.offset,
+                    type(exc).__name__,
+                    exc,
+                )
+                logging.shutdown()
+                os._exit(EXIT_AGENT_FAILURE)
+
+    async def handle(self, message: Any) -> None:
+        partition: int = message.partition
+        state = self._pass_for(partition)
+        state.record_timestamp = message.timestamp
+        self.metrics.last_event.set(self.wall_clock())
+        if message.topic == self.settings.control_topic:
+            await self._handle_control(state, message)
+        else:
+            await self._handle_input(state, message)
+        await self._finish(state)
+
+    async def _handle_input(self, state: _Pass, message: Any) -> None:
+        self.metrics.records.inc()
+        value: bytes = message.value or b""
+        decoded = decode_record(value, int(self.wall_clock() * 1000))
+        for rejection in decoded.rejections:
+            self._dead_letter(state, rejection, message, len(value))
+        source = source_key(message.topic, message.partition)
+        await self._apply_events(state, source, message.offset, [e for _, e in decoded.events])
+
+    async def _apply_events(
+        self, state: _Pass, source: str, offset: int, events: Sequence[Event]
+    ) -> None:
+        org_events: list[Event] = []
+        for event in events:
+            self.metrics.events.labels(event.type).inc()
+            if event.is_tick:
+                state.clock.advance(event.time_ms)
+                self.metrics.accepted.labels(event.type).inc()
+            else:
+                org_events.append(event)
+        if not org_events:
+            return
+        org = org_events[0].subject
+        home = partition_for_key(org, self.partitions)
+        if home != state.partition:
+            self._forward(state, org, home, source, offset, org_events)
+            return
+        self._apply_org(state, org, source, offset, org_events)
+
+    def _apply_org(
+        self, state: _Pass, org: str, source: str, offset: int, events: list[Event]
+    ) -> None:
+        slot = self._load_slot(state, org)
+        applied = apply_org_record(
+            self.catalog,
+            slot,
+            source,
+            offset,
+            events,
+            dedup_horizon_ms=self.settings.dedup_horizon_ms,
+        )
+        state.dirty[org] = slot  # a skipped record rewrites the value: RocksDB may be ahead
+        if applied.skipped:
+            self.metrics.redelivered.inc()
+            for event in events:
+                state.clock.advance(event.time_ms)
+            return
+        for event_type in applied.accepted_types:
+            self.metrics.accepted.labels(event_type).inc()
+        self.metrics.duplicates.inc(applied.duplicates)
+        for event in applied.too_old:
+            rejection = Rejection(
+                reason="too_old",
+                detail="$.time: month is more than 13 months before the org's latest event",
+                index=None,
+                raw=orjson.dumps(event_payload(event)),
+            )
+            self._dead_letter_position(state, rejection, source, offset, 0)
+        if applied.max_accepted_ms is not None:
+            state.clock.advance(applied.max_accepted_ms)
+        self._update_roster(state, org, slot)
+        closed = state.clock.closed_month
+        late_month = applied.min_accepted_month
+        if late_month is not None and closed is not None and late_month <= closed:
+            self.metrics.late.inc()
+        for month, revision in monthly_owed_after_apply(slot, applied, closed):
+            self._emit_monthly(state, slot, month, revision)
+        if applied.accepted:
+            self._emit_or_defer_live(state, org, slot)
+
+    def _forward(
+        self,
+        state: _Pass,
+        org: str,
+        home: int,
+        source: str,
+        offset: int,
+        events: list[Event],
+    ) -> None:
+        """Re-key: send the org's events to its partition of the control topic."""
+        payload = orjson.dumps(
+            {
+                "kind": "events",
+                "source": source,
+                "offset": offset,
+                "events": [event_payload(event) for event in events],
+            }
+        )
+        state.sends.append(self._send(self.settings.control_topic, org.encode(), payload, home))
+
+    async def _handle_control(self, state: _Pass, message: Any) -> None:
+        body = orjson.loads(message.value)
+        kind = body.get("kind")
+        if kind == "events":
+            decoded = decode_record(orjson.dumps(body["events"]), int(self.wall_clock() * 1000))
+            events = [event for _, event in decoded.events]
+            await self._apply_events(state, str(body["source"]), int(body["offset"]), events)
+        elif kind == "advance":
+            state.clock.advance(int(body["time_ms"]))
+        # "wake" needs nothing more: _finish flushes what is owed.
+
+    # --- month close, live records, output -------------------------------------------------
+
+    async def _finish(self, state: _Pass) -> None:
+        self._sweep_closed_months(state)
+        self._flush_due_live(state)
+        if state.sends:
+            await asyncio.gather(*state.sends)
+        for org, slot in state.dirty.items():
+            latest = slot.state.latest_time_ms
+            if latest is not None:
+                prune(slot.state, dedup_horizon_ms=self.settings.dedup_horizon_ms)
+                prune_revisions(slot, month_of(latest) - RETAINED_MONTHS + 1)
+            self.org_table[org.encode()] = encode_slot(slot)
+        for org in state.roster_dirty:
+            first = self.rosters[state.partition].get(org)
+            owed = org in self.pending_live.get(state.partition, {})
+            self.roster_table[org.encode()] = orjson.dumps([first, owed])
+        self.clock_table[str(state.partition).encode()] = state.clock.to_json()
+        self._observe_clock(state)
+        self._clocks[state.partition] = state.clock
+
+    def _sweep_closed_months(self, state: _Pass) -> None:
+        due = state.clock.due_closed_month(self.settings.grace_ms)
+        closed = state.clock.closed_month
+        if due is None or (closed is not None and due <= closed):
+            return
+        for org, first_month in sorted(self.rosters[state.partition].items()):
+            if first_month > due:
+                continue
+            slot = self._load_slot(state, org)
+            for month, revision in months_to_close(slot, closed, due):
+                self._emit_monthly(state, slot, month, revision)
+        state.clock.closed_month = due
+
+    def _emit_monthly(self, state: _Pass, slot: OrgSlot, month: int, revision: int) -> None:
+        record = monthly_record(self.catalog, slot.state, month, revision=revision)
+        self.metrics.emitted.labels("monthly").inc()
+        state.sends.append(self._send_score(state, slot.state.org_id, record))
+
+    def _emit_or_defer_live(self, state: _Pass, org: str, slot: OrgSlot) -> None:
+        interval = self.settings.live_emit_interval_seconds
+        now = self.wall_clock()
+        last = self.last_live.get(org)
+        if interval <= 0 or last is None or now - last >= interval:
+            self._emit_live(state, org, slot, now)
+            return
+        pending = self.pending_live.setdefault(state.partition, {})
+        if org not in pending:
+            pending[org] = last + interval
+            if not slot.live_owed:
+                slot.live_owed = True
+                state.roster_dirty.add(org)
+
+    def _emit_live(self, state: _Pass, org: str, slot: OrgSlot, now: float) -> None:
+        if slot.state.latest_time_ms is None:
+            return
+        record = live_record(self.catalog, slot.state)
+        self.last_live[org] = now
+        self.pending_live.get(state.partition, {}).pop(org, None)
+        if slot.live_owed:
+            slot.live_owed = False
+            state.dirty[org] = slot
+            state.roster_dirty.add(org)
+        self.metrics.emitted.labels("live").inc()
+        self._observe_bands(org, record)
+        state.sends.append(self._send_score(state, org, record))
+
+    def _flush_due_live(self, state: _Pass) -> None:
+        pending = self.pending_live.get(state.partition)
+        if not pending:
+            return
+        now = self.wall_clock()
+        for org in [org for org, due in pending.items() if due <= now]:
+            self._emit_live(state, org, self._load_slot(state, org), now)
+
+    async def _send_score(self, state: _Pass, org: str, record: dict[str, Any]) -> None:
+        fut = await self.app.producer.send(
+            self.settings.output_topic, org.encode(), orjson.dumps(record), None, None, None
+        )
+        await fut
+        if state.record_timestamp is not None and record["kind"] == "live":
+            self.metrics.latency.observe(max(0.0, self.wall_clock() - state.record_timestamp))
+
+    async def _send(self, topic: str, key: bytes | None, value: bytes, partition: int) -> None:
+        fut = await self.app.producer.send(topic, key, value, partition, None, None)
+        await fut
+
+    def _dead_letter(
+        self, state: _Pass, rejection: Rejection, message: Any, original_size: int
+    ) -> None:
+        source = source_key(message.topic, message.partition)
+        self._dead_letter_position(state, rejection, source, message.offset, original_size)
+
+    def _dead_letter_position(
+        self, state: _Pass, rejection: Rejection, source: str, offset: int, original_size: int
+    ) -> None:
+        from streams.dlq import dlq_headers
+
+        topic, _, partition = source.rpartition(":")
+        headers = dlq_headers(rejection, topic, int(partition), offset, original_size)
+        self.metrics.rejected.labels(rejection.reason).inc()
+        self.metrics.dlq_writes.inc()
+
+        async def send() -> None:
+            fut = await self.app.producer.send(
+                self.settings.dlq_topic, None, rejection.raw, None, None, headers
+            )
+            await fut
+
+        state.sends.append(send())
+
+    # --- state ---------------------------------------------------------------------------
+
+    def _pass_for(self, partition: int) -> _Pass:
+        if partition not in self.rosters:
+            self._load_partition(partition)
+        clock = self._clocks[partition]
+        return _Pass(
+            partition=partition,
+            clock=PartitionClock(clock.watermark_ms, clock.closed_month),
+        )
+
+    def _load_partition(self, partition: int) -> None:
+        """Rebuild a partition's roster and clock from the tables (after an assignment)."""
+        roster: dict[str, int] = {}
+        pending: dict[str, float] = {}
+        now = self.wall_clock()
+        for key, value in self.roster_table.items():
+            org = key.decode()
+            if partition_for_key(org, self.partitions) != partition:
+                continue
+            first_month, live_owed = orjson.loads(value)
+            if first_month is not None:
+                roster[org] = first_month
+            if live_owed:
+                pending[org] = now
+        self.rosters[partition] = roster
+        self.pending_live[partition] = pending
+        self.metrics.orgs.set(sum(len(r) for r in self.rosters.values()))
+        self._clocks[partition] = PartitionClock.from_json(
+            self.clock_table.get(str(partition).encode())
+        )
+
+    def _load_slot(self, state: _Pass, org: str) -> OrgSlot:
+        slot = state.dirty.get(org)
+        if slot is not None:
+            return slot
+        raw = self.org_table.get(org.encode())
+        slot = new_slot(org) if raw is None else decode_slot(raw)
+        return slot
+
+    def _update_roster(self, state: _Pass, org: str, slot: OrgSlot) -> None:
+        first = slot.state.first_month
+        roster = self.rosters[state.partition]
+        if first is not None and roster.get(org) != first:
+            if org not in roster:
+                self.metrics.orgs.inc()
+            roster[org] = first
+            state.roster_dirty.add(org)
+
+    # --- rebalancing and timers ------------------------------------------------------------
+
+    async def _on_assigned(self, sender: Any, assigned: Any, **_: Any) -> None:
+        """Wake every newly assigned partition so the agent flushes what it owes there
+        (tables are not recovered yet in this hook, so the agent does the work)."""
+        for tp in assigned:
+            if tp.topic == self.settings.control_topic:
+                self.rosters.pop(tp.partition, None)
+                await self._send_wake(tp.partition)
+
+    async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
+        for tp in revoked:
+            self.rosters.pop(tp.partition, None)
+            self.pending_live.pop(tp.partition, None)
+        self.metrics.orgs.set(sum(len(r) for r in self.rosters.values()))
+
+    async def _wake_due_partitions(self) -> None:
+        now = self.wall_clock()
+        for partition, pending in list(self.pending_live.items()):
+            if partition in self.wake_in_flight:
+                continue
+            if pending and min(pending.values()) <= now:
+                await self._send_wake(partition)
+
+    async def _send_wake(self, partition: int) -> None:
+        self.wake_in_flight.add(partition)
+        try:
+            fut = await self.app.producer.send(
+                self.settings.control_topic, None, b'{"kind":"wake"}', partition, None, None
+            )
+            await fut
+        finally:
+            self.wake_in_flight.discard(partition)
+
+    # --- metrics -------------------------------------------------------------------------
+
+    def _observe_clock(self, state: _Pass) -> None:
+        label = str(state.partition)
+        if state.clock.watermark_ms is not None:
+            watermark_s = state.clock.watermark_ms / 1000
+            self.metrics.watermark.labels(label).set(watermark_s)
+            self.metrics.watermark_lag.labels(label).set(self.wall_clock() - watermark_s)
+        if state.clock.closed_month is not None:
+            start = month_start_ms(state.clock.closed_month) / 1000
+            self.metrics.closed_month.labels(label).set(start)
+
+    def _observe_bands(self, org: str, record: dict[str, Any]) -> None:
+        categories = record["categories"]
+        names = sorted(categories)
+        bands = tuple(
+            [record["overall"]["band"] or "none"]
+            + [categories[name]["band"] or "none" for name in names]
+        )
+        previous = self.org_bands.get(org)
+        if previous == bands:
+            return
+        labels = ["overall", *names]
+        if previous is not None:
+            for category, band in zip(labels, previous, strict=True):
+                self.metrics.bands.labels(category, band).dec()
+        for category, band in zip(labels, bands, strict=True):
+            self.metrics.bands.labels(category, band).inc()
+        self.org_bands[org] = bands

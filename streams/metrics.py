@@ -1,0 +1,119 @@
+"""Prometheus metrics of a worker (issue 6), on a registry passed in (tests use their own).
+
+Naming follows Prometheus conventions: ``css_`` prefix, ``_total`` for counters,
+``_seconds`` for durations. No metric carries an org id as a label (cardinality): band
+distribution is counted per category only.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+BANDS = ("fair", "good", "excellent", "none")
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "css_events",
+            "Valid events consumed from the input topic, by CloudEvents type "
+            "(duplicates and too_old included; see the other counters).",
+            ["type"],
+            registry=r,
+        )
+        self.accepted = Counter(
+            "css_events_accepted", "Events applied to an org's state, by type.", ["type"],
+            registry=r,
+        )
+        self.records = Counter(
+            "css_input_records", "Kafka records read from the input topic.", registry=r
+        )
+        self.rejected = Counter(
+            "css_events_rejected",
+            "Events or records dead-lettered, by reason code (spec section 7).",
+            ["reason"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "css_duplicates",
+            "Events dropped as duplicates of an event already applied (same source and id).",
+            registry=r,
+        )
+        self.redelivered = Counter(
+            "css_redelivered_records",
+            "Input records skipped because their offset was already applied (redelivery).",
+            registry=r,
+        )
+        self.late = Counter(
+            "css_late_events",
+            "Accepted events whose month was already closed (they trigger revisions).",
+            registry=r,
+        )
+        self.emitted = Counter(
+            "css_score_records",
+            "Score records produced to the output topic, by kind (live or monthly).",
+            ["kind"],
+            registry=r,
+        )
+        self.dlq_writes = Counter(
+            "css_dlq_records", "Records written to the dead-letter topic.", registry=r
+        )
+        self.orgs = Gauge(
+            "css_orgs_tracked", "Orgs whose state this worker holds (assigned partitions).",
+            registry=r,
+        )
+        self.bands = Gauge(
+            "css_orgs_by_band",
+            "Orgs per band of their latest live record, per category (and overall).",
+            ["category", "band"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "css_event_to_score_seconds",
+            "From the input record's timestamp to the score record being produced.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.watermark = Gauge(
+            "css_partition_watermark_seconds",
+            "Per-partition watermark: the largest accepted event time (epoch seconds).",
+            ["partition"],
+            registry=r,
+        )
+        self.watermark_lag = Gauge(
+            "css_partition_watermark_lag_seconds",
+            "How far the partition watermark is behind the wall clock.",
+            ["partition"],
+            registry=r,
+        )
+        self.closed_month = Gauge(
+            "css_partition_closed_month_start_seconds",
+            "Start of the latest month whose monthly records were all emitted, per partition.",
+            ["partition"],
+            registry=r,
+        )
+        self.last_event = Gauge(
+            "css_last_event_processed_timestamp_seconds",
+            "Wall-clock time at which the worker last processed an input record.",
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "css_consumer_lag_records",
+            "Records between the worker's position and the end of each input partition.",
+            ["partition"],
+            registry=r,
+        )
+        self.agent_errors = Counter(
+            "css_agent_errors",
+            "Unexpected errors that stopped the worker (it exits so a supervisor restarts it).",
+            registry=r,
+        )
+
+    def serve(self, host: str, port: int) -> int:
+        """Start the /metrics HTTP endpoint; returns the bound port (0 picks a free one)."""
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        bound: int = server.server_port
+        return bound

@@ -1,0 +1,82 @@
+"""Topic set-up at worker start: the input topic's partition count wins; the control topic
+is created co-partitioned with it; the output topic keeps every record (no compaction:
+monthly history needs all of them) for ``CSS_OUTPUT_RETENTION_DAYS``."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from streams.errors import CssError
+from streams.kafka_config import KafkaSecurity
+from streams.settings import Settings
+
+log = logging.getLogger("csscore.topics")
+
+
+class BrokerUnavailable(CssError):
+    """The bootstrap servers did not answer."""
+
+
+async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> int | None:
+    described = await admin.describe_topics([topic])
+    for entry in described:
+        if entry.get("topic") == topic and entry.get("error_code", 0) == 0:
+            partitions = entry.get("partitions") or []
+            return len(partitions) or None
+    return None
+
+
+async def _create(admin: AIOKafkaAdminClient, topic: NewTopic) -> None:
+    try:
+        await admin.create_topics([topic])
+        log.info("created topic %s with %d partitions", topic.name, topic.num_partitions)
+    except TopicAlreadyExistsError:
+        pass
+
+
+async def ensure_topics(settings: Settings, security: KafkaSecurity) -> int:
+    """Create what is missing; return the input topic's partition count."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        request_timeout_ms=30_000,
+        **security.aiokafka_kwargs(),
+    )
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        raise BrokerUnavailable(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}; "
+            "check KAFKA_BOOTSTRAP_SERVERS and the security settings"
+        ) from None
+    try:
+        partitions = await topic_partitions(admin, settings.input_topic)
+        if partitions is None:
+            await _create(admin, NewTopic(settings.input_topic, settings.partitions, 1))
+            partitions = settings.partitions
+        control = await topic_partitions(admin, settings.control_topic)
+        if control is None:
+            await _create(admin, NewTopic(settings.control_topic, partitions, 1))
+        elif control != partitions:
+            raise CssError(
+                f"control topic {settings.control_topic} has {control} partitions but the "
+                f"input topic has {partitions}; use a new CSS_APP_ID"
+            )
+        retention_ms = settings.output_retention_days * 86_400_000
+        if await topic_partitions(admin, settings.output_topic) is None:
+            await _create(
+                admin,
+                NewTopic(
+                    settings.output_topic,
+                    partitions,
+                    1,
+                    topic_configs={"cleanup.policy": "delete", "retention.ms": str(retention_ms)},
+                ),
+            )
+        if await topic_partitions(admin, settings.dlq_topic) is None:
+            await _create(admin, NewTopic(settings.dlq_topic, partitions, 1))
+        return partitions
+    finally:
+        await admin.close()

@@ -1,0 +1,54 @@
+"""``csscore worker``: validate settings, set up topics and metrics, run the Faust worker.
+
+Ctrl-C / SIGTERM stop it cleanly (Faust commits the processed offsets); an unexpected
+error in the agent exits non-zero with one log line (``streams.app``), so a supervisor
+restarts it and the uncommitted records are re-read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import faust
+
+from streams.app import ScorerApp
+from streams.catalog import load_catalog
+from streams.errors import CssError
+from streams.kafka_config import KafkaSecurity
+from streams.metrics import Metrics
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+log = logging.getLogger("csscore.worker")
+
+
+def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
+    logging.basicConfig(
+        level=loglevel, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    catalog = load_catalog(settings.catalog_path)
+    security = KafkaSecurity.from_env()
+    try:
+        partitions = asyncio.run(ensure_topics(settings, security))
+    except CssError as exc:
+        print(f"csscore worker: {exc}", file=sys.stderr)
+        return 1
+    metrics = Metrics()
+    host, port = settings.metrics_host_port
+    bound = metrics.serve(host, port)
+    log.info("metrics on http://%s:%d/metrics", host, bound)
+    log.info(
+        "scoring %s (%d partitions) -> %s with catalog %s %s",
+        settings.input_topic,
+        partitions,
+        settings.output_topic,
+        catalog.name,
+        catalog.version,
+    )
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    scorer = ScorerApp(settings, catalog, metrics, security, partitions=partitions)
+    worker = faust.Worker(scorer.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0
