@@ -321,6 +321,9 @@ def broker_answers(address: str, timeout: float = 2.0) -> bool:
 def port_is_free(port: int) -> bool:
     """True when nothing listens on (and we may bind) ``127.0.0.1:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Like Kafka's own listener: connections of a stopped broker lingering in
+        # TIME_WAIT do not make its port "in use"; a live listener still does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOCAL_HOST, port))
         except OSError:

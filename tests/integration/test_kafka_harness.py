@@ -7,12 +7,20 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from streams.kafka_local import LocalBroker, broker_answers, free_port
-from tests.kafka_helpers import consume_all, create_topic, end_offsets, produce_lines, unique_topic
+from tests.kafka_helpers import (
+    BrokerHandle,
+    consume_all,
+    create_topic,
+    end_offsets,
+    produce_lines,
+    unique_topic,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +128,23 @@ def test_port_in_use_is_one_line_and_exit_2(kafka_bootstrap: str, tmp_path: Path
     assert len(lines) == 1, result.stderr
     assert f"port {busy}" in lines[0] and "in use" in lines[0]
     assert not (tmp_path / "d" / "broker.pid").exists()
+
+
+async def test_private_broker_survives_sigkill_and_restarts_on_its_port(
+    kafka_broker_factory: Callable[..., BrokerHandle],
+) -> None:
+    broker = kafka_broker_factory()
+    address = broker.bootstrap
+    topic = unique_topic("killed")
+    await create_topic(address, topic, partitions=2)
+    await produce_lines(
+        address, topic, [f"m{n}" for n in range(100)], [f"k{n}" for n in range(100)]
+    )
+
+    assert broker.kill()
+    assert not broker.is_running()
+    assert not broker_answers(address, timeout=1.0)
+
+    assert broker.restart() == address
+    records = await consume_all(address, topic, timeout=60)
+    assert sorted(r.value for r in records) == sorted(f"m{n}".encode() for n in range(100))
