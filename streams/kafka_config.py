@@ -134,7 +134,12 @@ class KafkaSecurity:
             )
             return {"broker_credentials": credentials}
         if self.uses_ssl:
-            return {"broker_credentials": faust.SSLCredentials(cafile=self.ssl_cafile)}
+            from aiokafka.helpers import create_ssl_context
+
+            # faust.SSLCredentials(cafile=...) passes purpose=None to the ssl module,
+            # which rejects it: hand it a ready context instead.
+            context = create_ssl_context(cafile=self.ssl_cafile)
+            return {"broker_credentials": faust.SSLCredentials(context)}
         return {}
 
 
