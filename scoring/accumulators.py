@@ -74,24 +74,30 @@ class MonthSums:
 
 
 class LatestValues:
-    """Latest-wins history: (time_ms, arrival_seq, value); the value at T is the entry with
-    the greatest (time, seq) among those before T (spec 9: ties go to the later arrival)."""
+    """Latest-wins value (spec 9: greatest event time; equal times go to the later arrival,
+    i.e. the greater arrival seq), kept as the winning (time_ms, seq, value) of each month.
 
-    __slots__ = ("entries",)
+    Records only ask at a month close (T = start of M+1, entries before T: the winner of
+    months <= M) or live (T = the org's latest time, which no entry exceeds: the winner of
+    all months), so one entry per month is exact and bounds the history by retention.
+    """
+
+    __slots__ = ("buckets",)
 
     def __init__(self) -> None:
-        self.entries: list[tuple[int, int, Value]] = []
+        self.buckets: dict[int, tuple[int, int, Value]] = {}
 
-    def add(self, time_ms: int, seq: int, value: Value) -> None:
-        self.entries.append((time_ms, seq, value))
+    def add(self, month: int, time_ms: int, seq: int, value: Value) -> None:
+        current = self.buckets.get(month)
+        if current is None or (time_ms, seq) > (current[0], current[1]):
+            self.buckets[month] = (time_ms, seq, value)
 
-    def value_at(self, t_ms: int, inclusive: bool) -> tuple[bool, Value]:
-        """(found, value) of the latest entry with time < T (or <= T when inclusive)."""
+    def value_through(self, month: int) -> tuple[bool, Value]:
+        """(found, value) of the winner among months <= ``month``."""
         best: tuple[int, int, Value] | None = None
-        for entry in self.entries:
-            time_ms = entry[0]
-            if (time_ms <= t_ms if inclusive else time_ms < t_ms) and (
-                best is None or (time_ms, entry[1]) > (best[0], best[1])
+        for bucket_month, entry in self.buckets.items():
+            if bucket_month <= month and (
+                best is None or (entry[0], entry[1]) > (best[0], best[1])
             ):
                 best = entry
         if best is None:
@@ -99,22 +105,25 @@ class LatestValues:
         return True, best[2]
 
     def prune(self, cutoff_month: int, latest_ms: int) -> None:
-        # Entries before the cutoff are dominated by the latest of them for every T at or
-        # after the cutoff, so only that one is kept.
-        cutoff_ms = month_start_ms(cutoff_month)
-        old = [e for e in self.entries if e[0] < cutoff_ms]
-        if len(old) <= 1:
+        # Older months collapse into their winner, filed under the month before the cutoff.
+        old = [m for m in self.buckets if m < cutoff_month]
+        if len(old) <= 1 and (not old or old[0] == cutoff_month - 1):
             return
-        keep = max(old, key=lambda e: (e[0], e[1]))
-        self.entries = [keep] + [e for e in self.entries if e[0] >= cutoff_ms]
+        winner = max((self.buckets.pop(m) for m in old), key=lambda e: (e[0], e[1]))
+        self.buckets[cutoff_month - 1] = winner
 
     def to_dict(self) -> dict[str, Any]:
-        return {"t": "latest", "e": [[t, s, _encode_value(v)] for t, s, v in self.entries]}
+        return {
+            "t": "latest",
+            "b": {str(m): [t, s, _encode_value(v)] for m, (t, s, v) in self.buckets.items()},
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LatestValues:
         acc = cls()
-        acc.entries = [(int(t), int(s), _decode_value(v)) for t, s, v in raw["e"]]
+        acc.buckets = {
+            int(m): (int(t), int(s), _decode_value(v)) for m, (t, s, v) in raw["b"].items()
+        }
         return acc
 
 

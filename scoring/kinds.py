@@ -63,7 +63,7 @@ def _operand_value(operand: RatioOperand, acc: Accumulator | None, ctx: EvalCont
     if acc is None:
         return 0  # a gauge never set counts as 0 (spec 9)
     if isinstance(acc, LatestValues):
-        found, value = acc.value_at(ctx.t_ms, ctx.live)
+        found, value = acc.value_through(ctx.month)
         return value if found and not isinstance(value, bool | tuple) else 0
     assert isinstance(acc, MonthSums)
     if operand.mode == "year":
@@ -201,7 +201,7 @@ def config(params: ConfigParams, accs: list[Accumulator] | None, ctx: EvalContex
     if acc is None:
         return None, {}, False
     assert isinstance(acc, LatestValues)
-    found, value = acc.value_at(ctx.t_ms, ctx.live)
+    found, value = acc.value_through(ctx.month)
     if not found:
         return None, {}, False
     if isinstance(value, bool):

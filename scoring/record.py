@@ -45,7 +45,7 @@ def _owns(state: OrgState, product: str, ctx: EvalContext) -> bool:
     since = state.owned_since.get(product)
     if since is not None and (since <= ctx.t_ms if ctx.live else since < ctx.t_ms):
         return True
-    found, products = state.profiles.value_at(ctx.t_ms, ctx.live)
+    found, products = state.profiles.value_through(ctx.month)
     return found and isinstance(products, tuple) and product in products
 
 

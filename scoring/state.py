@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from collections import OrderedDict
 from typing import Any
 
 from scoring.accumulators import Accumulator, LatestValues, accumulator_from_dict
@@ -49,9 +50,10 @@ class OrgState:
         self.profiles = LatestValues()  # org.profile product lists, latest wins
         self.signals: dict[str, list[Accumulator]] = {}
         # 64-bit hash of (source, id) -> org stream time just after accepting that copy.
-        # Insertion order = order of latest acceptance (re-inserted on re-acceptance), so
-        # the first key is the one to forget when full (spec 9).
-        self.dedup: dict[int, int] = {}
+        # Order = order of latest acceptance (moved to the end on re-acceptance), so the
+        # first key is the one to forget when full (spec 9). An OrderedDict, not a dict:
+        # removing from the front of a plain dict leaves holes that make next(iter()) O(n).
+        self.dedup: OrderedDict[int, int] = OrderedDict()
 
     @property
     def first_month(self) -> int | None:
@@ -108,5 +110,5 @@ def state_from_dict(data: dict[str, Any]) -> OrgState:
         str(sid): [accumulator_from_dict(a) for a in accs] for sid, accs in data["signals"].items()
     }
     packed = base64.b64decode(data["dedup"])
-    state.dedup = dict(_DEDUP_PAIR.iter_unpack(packed))
+    state.dedup = OrderedDict(_DEDUP_PAIR.iter_unpack(packed))
     return state
