@@ -575,6 +575,10 @@ class LocalBroker:
             "transaction.state.log.replication.factor=1",
             "transaction.state.log.min.isr=1",
             "group.initial.rebalance.delay.ms=0",
+            # After a SIGKILL the restarted node may only register once the controller
+            # has expired its previous incarnation: keep that wait short (default 9 s).
+            "broker.heartbeat.interval.ms=500",
+            "broker.session.timeout.ms=3000",
             f"message.max.bytes={MESSAGE_MAX_BYTES}",
             f"replica.fetch.max.bytes={MESSAGE_MAX_BYTES}",
             *extra,
