@@ -10,6 +10,7 @@ topic names (``unique_topic``); tests that kill or restart a broker use
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 import uuid
@@ -30,6 +31,26 @@ from tests.kafka_helpers import BrokerHandle  # noqa: E402
 from tests.kafka_helpers import unique_topic as _unique_topic  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# For the terminal summary: where the session broker came from, and how the tests marked
+# `integration` ended, so `make test` output shows they ran against a real broker.
+_BROKER_SOURCE: list[str] = []
+_INTEGRATION_OUTCOMES: collections.Counter[str] = collections.Counter()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "integration" not in report.keywords:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _INTEGRATION_OUTCOMES[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _BROKER_SOURCE:
+        terminalreporter.write_line(f"kafka_bootstrap: {_BROKER_SOURCE[0]}")
+    if _INTEGRATION_OUTCOMES:
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(_INTEGRATION_OUTCOMES.items()))
+        terminalreporter.write_line(f"integration tests (real broker): {counts}")
 
 
 def _no_broker(reason: str) -> None:
@@ -75,6 +96,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A reachable Kafka bootstrap address for the whole session."""
     configured = _from_environment()
     if configured is not None:
+        _BROKER_SOURCE.append(f"KAFKA_BOOTSTRAP_SERVERS={configured}")
         yield configured
         return
 
@@ -86,8 +108,10 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 f"Testcontainers Kafka failed ({exc}); using the embedded broker", file=sys.stderr
             )
         else:
+            address = str(container.get_bootstrap_server())
+            _BROKER_SOURCE.append(f"Testcontainers Kafka at {address}")
             try:
-                yield str(container.get_bootstrap_server())
+                yield address
             finally:
                 container.stop()
             return
@@ -98,6 +122,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except KafkaLocalError as exc:
         _no_broker(str(exc))
         return
+    _BROKER_SOURCE.append(f"embedded Apache Kafka 3.9.1 at {bootstrap} ({broker.data_dir})")
     try:
         yield bootstrap
     finally:
