@@ -8,19 +8,25 @@ to the scoring worker, so here ``too_old`` poison and repeats count as decodable
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from scoring.timeutil import parse_time_ms
+from streams.cli import main
 from streams.cmd_feed import plan_records, produce_records
 from streams.decoding import TOO_LARGE_KEEP_BYTES, decode_record
 from streams.dlq import MAX_DETAIL_CHARS, DeadLetterWriter
 from streams.generate import POISON_PREFIX, TelemetryGenerator
 from streams.kafka_config import MAX_REQUEST_SIZE, KafkaSecurity
 from tests.kafka_helpers import consume_all, create_topic, end_offsets
+
+TICK_TIME = "2030-01-01T00:00:00Z"  # later than every generated event
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -146,3 +152,47 @@ async def test_dlq_holds_exactly_the_poison(
     )
     assert events == decodable
     assert produced_events == len(lines)
+
+
+def test_cli_produce_batches_by_org_and_tick_reaches_every_partition(
+    kafka_bootstrap: str,
+    unique_topic: Callable[[str], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    topic = unique_topic("telemetry")
+    source = tmp_path / "in.jsonl"
+    generator = TelemetryGenerator(4, 2, seed=9)
+    lines = [line for line, _ in generator.records()]
+    source.write_bytes(b"\n".join(lines) + b"\n")
+
+    assert (
+        main(["produce", str(source), "--topic", topic, "--batch", "50", "--partitions", "3"]) == 0
+    )
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    records_text, events_text, word = last.split()
+    assert word == "acknowledged"
+    assert int(events_text.removeprefix("events=")) == len(lines)
+
+    assert main(["tick", "--topic", topic, "--time", TICK_TIME]) == 0
+    consumed = asyncio.run(consume_all(kafka_bootstrap, topic, timeout=60))
+    assert {r.partition for r in consumed} == {0, 1, 2}
+    events_seen = 0
+    ticks_by_partition: Counter[int] = Counter()
+    for record in consumed:
+        assert record.value is not None
+        result = decode_record(record.value, generator.now_ms + 10**13)
+        assert not result.rejections
+        assert record.key is not None
+        assert {event.subject for _, event in result.events} == {record.key.decode()}
+        first = result.events[0][1]
+        if first.is_tick and first.time_ms == parse_time_ms(TICK_TIME):
+            ticks_by_partition[record.partition] += 1
+            continue
+        events_seen += len(result.events)
+    assert ticks_by_partition == {0: 1, 1: 1, 2: 1}
+    assert events_seen == len(lines)
+    assert len(consumed) - 3 == int(records_text.removeprefix("records="))
+    assert len(consumed) - 3 < len(lines)  # batching grouped lines
