@@ -27,6 +27,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -690,11 +691,20 @@ class LocalBroker:
         raise KafkaLocalError(f"{problem}; see {self.broker_log}")
 
     def _wait_in_foreground(self, process: subprocess.Popen[bytes]) -> None:
+        """Wait for the broker; Ctrl-C or SIGTERM to this process stops it cleanly."""
+
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, interrupt) if in_main_thread else None
         try:
             process.wait()
         except KeyboardInterrupt:
             self.stop()
         finally:
+            if in_main_thread:
+                signal.signal(signal.SIGTERM, previous)
             if process.poll() is not None:
                 self._forget_pid()
 

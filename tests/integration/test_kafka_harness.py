@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -148,3 +149,32 @@ async def test_private_broker_survives_sigkill_and_restarts_on_its_port(
     assert broker.restart() == address
     records = await consume_all(address, topic, timeout=60)
     assert sorted(r.value for r in records) == sorted(f"m{n}".encode() for n in range(100))
+
+
+def test_foreground_start_stops_the_broker_on_sigterm(kafka_bootstrap: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "fg"
+    process = subprocess.Popen(
+        [*CLI, "kafka", "start", "--foreground", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not (lines and lines[-1].startswith("127.0.0.1:")):
+            line = process.stdout.readline()
+            assert line, (
+                f"start --foreground ended early: {process.stderr and process.stderr.read()}"
+            )
+            lines.append(line.strip())
+        assert broker_answers(lines[-1])
+        assert process.poll() is None  # still attached while the broker runs
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert not LocalBroker(data_dir).status().running
+        assert not broker_answers(lines[-1], timeout=1.0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        LocalBroker(data_dir).stop(timeout=10)
