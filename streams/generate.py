@@ -95,7 +95,10 @@ class OrgProfile:
     uses_swarming: bool
     event_monitoring: bool
     health_check: float
+    credit_use: float  # share of provisioned data-cloud credits consumed
     seats: dict[str, int] = field(default_factory=dict)
+    active: dict[str, int] = field(default_factory=dict)  # running activated licences
+    credits: int = 0  # latest provisioned data-cloud credits
 
 
 @dataclass
@@ -195,6 +198,7 @@ class TelemetryGenerator:
             season_amplitude=rng.uniform(0.0, 0.35),
             season_phase=rng.uniform(0, 2 * math.pi),
             activation_ratio=rng.uniform(0.2, 1.1),
+            credit_use=rng.uniform(0.2, 1.3),
             error_rate=rng.choice((0.0, 0.02, 0.1, 0.3, 0.6)),
             ept_mean=rng.uniform(900, 6000),
             learning_rate=rng.choice((0.0, 0.3, 1.0, 2.5)),
@@ -258,25 +262,33 @@ class TelemetryGenerator:
                 seats = max(1, round(seats * rng.uniform(0.9, 1.3))) if age else seats
                 org.seats[product] = seats
                 add("license.purchased", {"product": product, "quantity": seats})
-            # Activations chase the org's target ratio of its seats, in a few events.
-            target = round(seats * min(1.0, org.activation_ratio * min(1.0, (age + 1) / 4)))
-            steps = rng.randint(1, 4)
-            for _ in range(steps):
-                count = max(1, target // (steps * 3) + rng.randint(0, 2))
-                add("license.activated", {"product": product, "count": count})
-            if age and rng.random() < 0.4:
-                add("license.deactivated", {"product": product, "count": rng.randint(1, 3)})
+            # Activations chase the org's target share of its seats (ramping up over the
+            # first months) as a running total, so the licence ratio varies between orgs.
+            active = org.active.get(product, 0)
+            ramp = min(1.0, (age + 1) / 4)
+            target = round(seats * min(1.0, org.activation_ratio) * ramp)
+            missing = target - active
+            if missing > 0:
+                steps = min(missing, rng.randint(1, 4))
+                for step in range(steps):
+                    count = missing // steps + (1 if step < missing % steps else 0)
+                    add("license.activated", {"product": product, "count": count})
+                active = target
+            if active > 3 and rng.random() < 0.3:
+                leaving = rng.randint(1, 3)
+                add("license.deactivated", {"product": product, "count": leaving})
+                active -= leaving
+            org.active[product] = active
         if "data_cloud" in org.products:
             if age % 12 == 0:
-                add(
-                    "credits.provisioned",
-                    {"product": "data_cloud", "credits": rng.choice((50_000, 100_000, 250_000))},
-                )
-            for _ in range(self._volume(org, month, 8)):
-                add(
-                    "credits.consumed",
-                    {"product": "data_cloud", "credits": round(rng.uniform(200, 2500), 2)},
-                )
+                org.credits = rng.choice((50_000, 100_000, 250_000))
+                add("credits.provisioned", {"product": "data_cloud", "credits": org.credits})
+            # Monthly use around the org's share of a twelfth of its provisioned credits.
+            uses = max(1, self._volume(org, month, 8))
+            budget = org.credits / 12 * org.credit_use
+            for _ in range(uses):
+                credits = round(budget / uses * rng.uniform(0.6, 1.4), 2)
+                add("credits.consumed", {"product": "data_cloud", "credits": credits})
         if "field_service" in org.products:
             for _ in range(self._volume(org, month, 30)):
                 add("work_order.created", self._with_count({"product": "field_service"}))
