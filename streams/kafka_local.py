@@ -472,14 +472,8 @@ class LocalBroker:
         """
         if sasl_scram_user is not None and not sasl_password:
             raise KafkaLocalError("a SASL/SCRAM user needs a password: set CSS_KAFKA_SASL_PASSWORD")
-        running = self.running_pid()
-        if running is not None:
-            address = self.status().bootstrap
-            if address is None:
-                raise KafkaLocalError(
-                    f"broker pid {running} runs on {self.data_dir} but its ports file is"
-                    " missing: run `csscore kafka stop` then start again"
-                )
+        address = self._running_address()
+        if address is not None:
             if on_ready is not None:
                 on_ready(address)
             return address
@@ -488,19 +482,38 @@ class LocalBroker:
         lib = ensure_kafka()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
-        ports = self._choose_ports(port, sasl_scram_user)
-        self._write_configuration(ports)
-        self._format_once(java, lib, ports, sasl_scram_user, sasl_password)
-        self._record_ports(ports)
-
-        process = self._launch(java, lib, foreground)
-        bootstrap = f"{LOCAL_HOST}:{ports.port}"
-        self._wait_until_ready(process, bootstrap, ready_timeout)
+        # Two `start`s on one data dir at once must not launch two brokers on it.
+        with _file_lock(self.data_dir / ".start.lock"):
+            address = self._running_address()
+            if address is not None:
+                if on_ready is not None:
+                    on_ready(address)
+                return address
+            ports = self._choose_ports(port, sasl_scram_user)
+            self._write_configuration(ports)
+            self._format_once(java, lib, ports, sasl_scram_user, sasl_password)
+            self._record_ports(ports)
+            process = self._launch(java, lib, foreground)
+            bootstrap = f"{LOCAL_HOST}:{ports.port}"
+            self._wait_until_ready(process, bootstrap, ready_timeout)
         if on_ready is not None:
             on_ready(bootstrap)
         if foreground:
             self._wait_in_foreground(process)
         return bootstrap
+
+    def _running_address(self) -> str | None:
+        """The address of this data dir's broker when it already runs."""
+        running = self.running_pid()
+        if running is None:
+            return None
+        address = self.status().bootstrap
+        if address is None:
+            raise KafkaLocalError(
+                f"broker pid {running} runs on {self.data_dir} but its ports file is"
+                " missing: run `csscore kafka stop` then start again"
+            )
+        return address
 
     def _choose_ports(self, port: int | None, sasl_user: str | None) -> BrokerPorts:
         recorded = self.recorded_ports()
