@@ -383,9 +383,7 @@ TIME_TEXT = st.from_regex(
 )
 
 
-@settings(max_examples=1500)
-@given(TIME_TEXT)
-def test_fast_time_path_agrees_with_parse_time_ms(text: str) -> None:
+def assert_fast_path_agrees(text: str) -> None:
     try:
         expected: int | None = parse_time_ms(text)
     except InvalidTime:
@@ -395,6 +393,37 @@ def test_fast_time_path_agrees_with_parse_time_ms(text: str) -> None:
     except InvalidTime:
         got = None
     assert got == expected
+
+
+@settings(max_examples=1500)
+@given(TIME_TEXT)
+def test_fast_time_path_agrees_with_parse_time_ms(text: str) -> None:
+    assert_fast_path_agrees(text)
+
+
+@st.composite
+def near_valid_times(draw: st.DrawFn) -> str:
+    """Times whose fields straddle their limits, so the fast path is hit and missed."""
+    year = draw(st.integers(1969, 2100))
+    month, day = draw(st.integers(0, 13)), draw(st.integers(0, 32))
+    hour, minute, second = (
+        draw(st.integers(0, 24)),
+        draw(st.integers(0, 60)),
+        draw(st.integers(0, 60)),
+    )
+    fraction = draw(st.sampled_from(["", ".", ".5", ".12", ".999", ".9999999", ".0001"]))
+    suffix = draw(st.sampled_from(["Z", "Z", "z", "+01:00", "-23:59", ""]))
+    separator = draw(st.sampled_from(["T", "T", "T", "t", " "]))
+    return (
+        f"{year:04d}-{month:02d}-{day:02d}{separator}{hour:02d}:{minute:02d}:{second:02d}"
+        f"{fraction}{suffix}"
+    )
+
+
+@settings(max_examples=2000)
+@given(near_valid_times())
+def test_fast_time_path_agrees_on_near_valid_times(text: str) -> None:
+    assert_fast_path_agrees(text)
 
 
 JSON_VALUES = st.recursive(
