@@ -13,6 +13,13 @@ generic JSON Schema engine: it must run at several hundred thousand events per s
 core (``benchmarks/bench_decode.py`` measures it), and ``tests/contract`` checks that it
 agrees with the JSON Schemas in ``schemas/`` wherever a schema can express a rule.
 
+Throughput (``benchmarks/bench_decode.py``, generated events, one core of a shared
+2-core machine under load, 2026-11-27): about 110,000-140,000 valid events/s for single
+events and 110,000-155,000 in 100-event batches, against 430,000-650,000/s for
+``orjson.loads`` alone. Per event: parse ~1 us, envelope + data checks ~2 us, time ~1 us
+(cached date and clock fields), Event ~0.5 us. The 400,000/s aim needs the checks in C
+(e.g. msgspec structs with this module as the fallback that names the reason); not done.
+
 A ``schema_violation`` detail starts with the JSON path of the first problem, relative to
 the event (``$.data.count: ...``); the element's position in a batch is ``Rejection.index``.
 Details never quote the payload.
