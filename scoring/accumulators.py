@@ -12,9 +12,18 @@ pruned and unpruned states give identical records for those months.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
-from scoring.numbers import Number, decode_number, encode_number
+from scoring.numbers import (
+    Amount,
+    Number,
+    add_amount,
+    decode_number,
+    encode_number,
+    rational,
+    scale_amount,
+)
 from scoring.timeutil import DAY_MS, month_start_ms
 
 # A latest-wins value: a number, a boolean (config) or a product list (org.profile).
@@ -22,41 +31,42 @@ Value = int | bool | Any
 
 
 class MonthSums:
-    """Sum of an amount per month; ``base`` holds the total of pruned months."""
+    """Sum of an amount per month; ``base`` holds the total of pruned months. Sums are
+    exact ``Amount``s (ints or Decimals); the readers return rationals for evaluation."""
 
     __slots__ = ("base", "buckets")
 
     def __init__(self) -> None:
-        self.buckets: dict[int, Number] = {}
-        self.base: Number = 0
+        self.buckets: dict[int, Amount] = {}
+        self.base: Amount = 0
 
-    def add(self, month: int, amount: Number) -> None:
+    def add(self, month: int, amount: Amount) -> None:
         buckets = self.buckets
-        buckets[month] = buckets.get(month, 0) + amount
+        buckets[month] = add_amount(buckets.get(month, 0), amount)
 
     def get(self, month: int) -> Number:
-        return self.buckets.get(month, 0)
+        return rational(self.buckets.get(month, 0))
 
     def total_through(self, month: int) -> Number:
         """Everything up to and including ``month`` (running gauges)."""
-        total: Number = self.base
+        total: Amount = self.base
         for bucket_month, amount in self.buckets.items():
             if bucket_month <= month:
-                total += amount
-        return total
+                total = add_amount(total, amount)
+        return rational(total)
 
     def total_between(self, first: int, last: int) -> Number:
         """Months ``first..last`` inclusive (year sums)."""
-        total: Number = 0
+        total: Amount = 0
         for bucket_month, amount in self.buckets.items():
             if first <= bucket_month <= last:
-                total += amount
-        return total
+                total = add_amount(total, amount)
+        return rational(total)
 
     def prune(self, cutoff_month: int, latest_ms: int) -> None:
         old = [m for m in self.buckets if m < cutoff_month]
         for month in old:
-            self.base += self.buckets.pop(month)
+            self.base = add_amount(self.base, self.buckets.pop(month))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -216,12 +226,22 @@ class MonthSamples:
     __slots__ = ("counts", "sums")
 
     def __init__(self) -> None:
-        self.sums: dict[int, Number] = {}
+        self.sums: dict[int, Amount] = {}
         self.counts: dict[int, int] = {}
 
-    def add(self, month: int, value: Number, count: int) -> None:
-        self.sums[month] = self.sums.get(month, 0) + value * count
+    def add(self, month: int, value: Amount, count: int) -> None:
+        self.sums[month] = add_amount(self.sums.get(month, 0), scale_amount(value, count))
         self.counts[month] = self.counts.get(month, 0) + count
+
+    def mean(self, month: int) -> Number | None:
+        """Count-weighted mean of the month's samples, None without samples."""
+        count = self.counts.get(month, 0)
+        if count == 0:
+            return None
+        total = rational(self.sums[month])
+        return total // count if isinstance(total, int) and total % count == 0 else (
+            Fraction(total) / count
+        )
 
     def prune(self, cutoff_month: int, latest_ms: int) -> None:
         for month in [m for m in self.counts if m < cutoff_month]:

@@ -8,6 +8,7 @@ frozen objects the fold and the roll-up read. Adding a signal is editing the cat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -163,6 +164,13 @@ class Catalog:
     core_products: tuple[str, ...] = DEFAULT_CORE_PRODUCTS
     routes: Mapping[str, tuple[Route, ...]] = field(default_factory=dict, compare=False)
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    # Integer forms of the weights for the roll-up: every weight of one level scaled by the
+    # same factor (the lcm of their denominators), which leaves each weighted mean unchanged.
+    signal_int_weights: tuple[int, ...] = field(default=(), compare=False)
+    category_int_weights: tuple[int, ...] = field(default=(), compare=False)
+    # Per signal: index of its (category, group) in ``group_keys`` (roll-up order).
+    signal_group_index: tuple[int, ...] = field(default=(), compare=False)
+    group_keys: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         routes: dict[str, list[Route]] = {}
@@ -177,6 +185,26 @@ class Catalog:
             if signal.group not in groups[signal.category]:
                 groups[signal.category].append(signal.group)
         object.__setattr__(self, "groups", {k: tuple(v) for k, v in groups.items()})
+        group_keys = tuple((c, g) for c in CATEGORIES for g in groups[c])
+        object.__setattr__(self, "group_keys", group_keys)
+        object.__setattr__(
+            self,
+            "signal_group_index",
+            tuple(group_keys.index((s.category, s.group)) for s in self.signals),
+        )
+        object.__setattr__(
+            self, "signal_int_weights", _integer_weights([s.weight for s in self.signals])
+        )
+        object.__setattr__(
+            self,
+            "category_int_weights",
+            _integer_weights([Fraction(self.category_weights[c]) for c in CATEGORIES]),
+        )
+
+
+def _integer_weights(weights: Sequence[Fraction]) -> tuple[int, ...]:
+    scale = math.lcm(*(w.denominator for w in weights)) if weights else 1
+    return tuple(int(w * scale) for w in weights)
 
 
 def _feeds(signal: Signal) -> list[tuple[int, str, int]]:

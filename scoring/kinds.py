@@ -32,7 +32,7 @@ from scoring.catalog import (
     Signal,
     ThresholdAverageParams,
 )
-from scoring.numbers import Number, floor_clamp, normalise
+from scoring.numbers import Number, floor_clamp, floor_div_clamp, normalise, rational
 from scoring.timeutil import DAY_MS, days_in_month, month_start_ms
 
 Inputs = dict[str, "Number | bool | None"]
@@ -64,7 +64,7 @@ def _operand_value(operand: RatioOperand, acc: Accumulator | None, ctx: EvalCont
         return 0  # a gauge never set counts as 0 (spec 9)
     if isinstance(acc, LatestValues):
         found, value = acc.value_through(ctx.month)
-        return value if found and not isinstance(value, bool | tuple) else 0
+        return rational(value) if found and not isinstance(value, bool | tuple) else 0
     assert isinstance(acc, MonthSums)
     if operand.mode == "year":
         return acc.total_between(ctx.month - 11, ctx.month)
@@ -78,7 +78,7 @@ def ratio(params: RatioParams, accs: list[Accumulator] | None, ctx: EvalContext)
     inputs: Inputs = {"num": num, "den": den}
     if den == 0:
         return None, inputs, False
-    return floor_clamp(Fraction(100 * num) / den), inputs, False
+    return floor_div_clamp(100 * num, den), inputs, False
 
 
 def growth(params: GrowthParams, accs: list[Accumulator] | None, ctx: EvalContext) -> KindResult:
@@ -107,11 +107,9 @@ def growth(params: GrowthParams, accs: list[Accumulator] | None, ctx: EvalContex
             return None, inputs, False
         baseline = normalise(Fraction(sum(count(m) for m in history), len(history)))
     inputs["baseline"] = baseline
-    if baseline == 0:
-        score = 100 if last > 0 else 0
-    else:
-        score = floor_clamp(Fraction(50 * last) / baseline)
-    return score, inputs, ctx.live
+    if baseline == 0:  # spec 4: 100 if anything happened, else 0
+        return (100 if last > 0 else 0), inputs, ctx.live
+    return floor_div_clamp(50 * last, baseline), inputs, ctx.live
 
 
 def indicator(
@@ -163,7 +161,7 @@ def error_free_days(
     if acc is not None:
         assert isinstance(acc, MonthDays)
         error_days = acc.days(month)
-    score = floor_clamp(Fraction(100 * (considered - error_days), considered))
+    score = floor_div_clamp(100 * (considered - error_days), considered)
     return score, {"error_days": error_days, "days_considered": considered}, False
 
 
@@ -175,11 +173,10 @@ def threshold_average(
     if acc is None:
         return None, {}, False
     assert isinstance(acc, MonthSamples)
-    samples = acc.counts.get(ctx.month, 0)
-    if samples == 0:
+    mean = acc.mean(ctx.month)
+    if mean is None:
         return None, {}, False
-    mean = normalise(Fraction(acc.sums[ctx.month]) / samples)
-    score = floor_clamp(Fraction(100 * (params.bad - mean)) / (params.bad - params.good))
+    score = floor_div_clamp(100 * (params.bad - mean), params.bad - params.good)
     return score, {"mean": mean}, False
 
 
@@ -206,8 +203,8 @@ def config(params: ConfigParams, accs: list[Accumulator] | None, ctx: EvalContex
         return None, {}, False
     if isinstance(value, bool):
         return (100 if value else 0), {"value": value}, False
-    assert isinstance(value, int | Fraction)
-    return floor_clamp(value), {"value": value}, False
+    number = rational(value)
+    return floor_clamp(number), {"value": number}, False
 
 
 def evaluate_signal(

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from scoring.catalog import CATEGORIES, Catalog
-from scoring.numbers import floor_clamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,35 +33,45 @@ def band(score: int | None) -> str | None:
 
 
 def roll_up(catalog: Catalog, scores: Sequence[int | None]) -> RollUp:
-    """``scores`` follows catalog order; None = not taking part."""
-    sums: dict[tuple[str, str], tuple[Fraction, Fraction]] = {}
-    for signal, score in zip(catalog.signals, scores, strict=True):
-        if score is None:
-            continue
-        key = (signal.category, signal.group)
-        weighted, weights = sums.get(key, (Fraction(0), Fraction(0)))
-        sums[key] = (weighted + signal.weight * score, weights + signal.weight)
-    groups: dict[str, dict[str, int | None]] = {}
+    """``scores`` follows catalog order; None = not taking part.
+
+    Integer arithmetic throughout (weights pre-scaled to integers by the catalog): every
+    level is floor(weighted sum / weight sum) of non-negative integers, so ``//`` is exact.
+    """
+    group_keys = catalog.group_keys
+    weighted = [0] * len(group_keys)
+    weight_sums = [0] * len(group_keys)
+    for group_index, weight, score in zip(
+        catalog.signal_group_index, catalog.signal_int_weights, scores, strict=True
+    ):
+        if score is not None:
+            weighted[group_index] += weight * score
+            weight_sums[group_index] += weight
+    groups: dict[str, dict[str, int | None]] = {category: {} for category in CATEGORIES}
+    category_sums = dict.fromkeys(CATEGORIES, 0)
+    category_counts = dict.fromkeys(CATEGORIES, 0)
+    for index, (category, group) in enumerate(group_keys):
+        weight_sum = weight_sums[index]
+        if weight_sum:
+            group_score = min(100, weighted[index] // weight_sum)
+            groups[category][group] = group_score
+            category_sums[category] += group_score
+            category_counts[category] += 1
+        else:
+            groups[category][group] = None
     categories: dict[str, int | None] = {}
-    for category in CATEGORIES:
-        group_scores: dict[str, int | None] = {}
-        for group in catalog.groups[category]:
-            entry = sums.get((category, group))
-            group_scores[group] = None if entry is None else floor_clamp(entry[0] / entry[1])
-        groups[category] = group_scores
-        available = [s for s in group_scores.values() if s is not None]
-        categories[category] = (
-            floor_clamp(Fraction(sum(available), len(available))) if available else None
-        )
-    total = Fraction(0)
-    weight_sum = Fraction(0)
-    for category in CATEGORIES:
-        category_score = categories[category]
-        if category_score is not None:
-            weight = catalog.category_weights[category]
-            total += weight * category_score
-            weight_sum += weight
-    overall = floor_clamp(total / weight_sum) if weight_sum else None
+    total = 0
+    total_weight = 0
+    for category, category_weight in zip(CATEGORIES, catalog.category_int_weights, strict=True):
+        count = category_counts[category]
+        if count:
+            category_score = category_sums[category] // count
+            categories[category] = category_score
+            total += category_weight * category_score
+            total_weight += category_weight
+        else:
+            categories[category] = None
+    overall = total // total_weight if total_weight else None
     return RollUp(groups, categories, overall)
 
 
