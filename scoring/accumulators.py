@@ -297,8 +297,16 @@ class WindowEvents:
     def prune(self, cutoff_month: int, latest_ms: int) -> None:
         first_day = (month_start_ms(cutoff_month) - self.window_ms) // DAY_MS
         self.days = {d: c for d, c in self.days.items() if d >= first_day}
+        self.prune_recent(latest_ms)
+
+    def prune_recent(self, latest_ms: int) -> None:
+        """Forget exact times a live window ending at or after ``latest_ms`` cannot reach."""
         low = latest_ms - self.window_ms
-        self.recent = [t for t in self.recent if t >= low]
+        recent = self.recent
+        # Times arrive mostly in order: when the oldest kept one is in the window, nothing
+        # (or only a late straggler, dropped on a later pass) is out of it.
+        if recent and min(recent[0], recent[-1]) < low:
+            self.recent = [t for t in recent if t >= low]
 
     def to_dict(self) -> dict[str, Any]:
         return {

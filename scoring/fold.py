@@ -387,10 +387,20 @@ def prune(state: OrgState, *, dedup_horizon_ms: int | None = None) -> None:
     if latest is None:
         return
     cutoff_month = month_of(latest) - RETENTION_MONTHS
-    for accs in state.signals.values():
-        for acc in accs:
-            acc.prune(cutoff_month, latest)
-    state.profiles.prune(cutoff_month, latest)
+    if cutoff_month != state.pruned_month:
+        for accs in state.signals.values():
+            for acc in accs:
+                acc.prune(cutoff_month, latest)
+        state.profiles.prune(cutoff_month, latest)
+        state.pruned_month = cutoff_month
+    else:
+        # No accepted event lands before the cutoff (too_old keeps them >= latest - 13
+        # months), so month buckets only need pruning when the cutoff moves; the exact
+        # times of binary indicators follow the latest time itself.
+        for accs in state.signals.values():
+            for acc in accs:
+                if type(acc) is WindowEvents:
+                    acc.prune_recent(latest)
     if dedup_horizon_ms is not None:
         stale_before = latest - dedup_horizon_ms
         dedup = state.dedup

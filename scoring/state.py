@@ -34,6 +34,7 @@ class OrgState:
         "org_id",
         "owned_since",
         "profiles",
+        "pruned_month",
         "seq",
         "signals",
     )
@@ -54,6 +55,9 @@ class OrgState:
         # first key is the one to forget when full (spec 9). An OrderedDict, not a dict:
         # removing from the front of a plain dict leaves holes that make next(iter()) O(n).
         self.dedup: OrderedDict[int, int] = OrderedDict()
+        # Retention cutoff month of the last prune (not serialised: a restored state is
+        # pruned in full once more, which changes nothing).
+        self.pruned_month: int | None = None
 
     @property
     def first_month(self) -> int | None:
