@@ -24,7 +24,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -60,6 +60,7 @@ log = logging.getLogger("csscore.worker")
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 RETAINED_MONTHS = 26  # spec section 3: months an accepted event can still touch
 EXIT_AGENT_FAILURE = 70
+WATERMARK_WRITE_STEP_MS = 60_000
 
 
 def partition_for_key(key: str, partitions: int) -> int:
@@ -85,13 +86,29 @@ def event_payload(event: Event) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
+    headers: list[tuple[str, bytes]] | None = None
+    is_live: bool = False
+
+
 @dataclass(slots=True)
 class _Pass:
     """Everything one handled record produces before it is written."""
 
     partition: int
     clock: PartitionClock
-    sends: list[Awaitable[Any]] = field(default_factory=list)
+    sends: list[_Outgoing] = field(default_factory=list)
+    # Acks are awaited before the tables are written only when a write would clear
+    # something owed (a month-close sweep, a deferred live record) or when a record was
+    # dead-lettered; otherwise Faust's flush before the offset commit covers them, and a
+    # redelivered record re-emits what it caused (see _apply_org).
+    must_wait: bool = False
+    clock_dirty: bool = False
     dirty: dict[str, OrgSlot] = field(default_factory=dict)
     roster_dirty: set[str] = field(default_factory=set)
     record_timestamp: float | None = None
@@ -119,7 +136,7 @@ class ScorerApp:
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
             store="rocksdb://" if settings.store == "rocksdb" else "memory://",
-            datadir=str(settings.data_dir),
+            datadir=str(settings.data_dir / settings.app_id),  # one store per app id
             topic_partitions=partitions,
             topic_replication_factor=1,
             table_standby_replicas=settings.standby_replicas,
@@ -134,26 +151,29 @@ class ScorerApp:
             web_port=settings.web_port,
             **security.faust_kwargs(),
         )
+        raw_schema: faust.Schema[bytes, bytes] = faust.Schema(
+            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
         self.org_table = self.app.Table(
-            "orgs", key_serializer="raw", value_serializer="raw", partitions=partitions
+            "orgs", key_type=bytes, value_type=bytes, partitions=partitions
         )
         # org id -> [first month, live owed]: small values the worker scans after an
         # assignment to rebuild the roster of each partition (the month-close sweep).
         self.roster_table = self.app.Table(
-            "roster", key_serializer="raw", value_serializer="raw", partitions=partitions
+            "roster", key_type=bytes, value_type=bytes, partitions=partitions
         )
         self.clock_table = self.app.Table(
-            "clocks", key_serializer="raw", value_serializer="raw", partitions=partitions
+            "clocks", key_type=bytes, value_type=bytes, partitions=partitions
         )
         self.source = self.app.topic(
             settings.input_topic,
             settings.control_topic,
-            key_serializer="raw",
-            value_serializer="raw",
+            schema=raw_schema,
             partitions=partitions,
         )
         self.rosters: dict[int, dict[str, int]] = {}
         self._clocks: dict[int, PartitionClock] = {}
+        self._written_watermark: dict[int, int | None] = {}
         self.pending_live: dict[int, dict[str, float]] = {}
         self.wake_in_flight: set[int] = set()
         self.last_live: dict[str, float] = {}
@@ -168,22 +188,27 @@ class ScorerApp:
     # --- agent ----------------------------------------------------------------------------
 
     async def _agent(self, stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            try:
-                await self.handle(event.message)
-            except Exception as exc:  # no silent death: one line, exit, supervisor restarts
-                self.metrics.agent_errors.inc()
-                log.critical(
-                    "scorer agent failed on %s[%s]@%s: %s: %s; exiting so the record is "
-                    "re-read after a restart",
-                    event.message.topic,
-                    event.message.partition,
-                    event.message.offset,
-                    type(exc).__name__,
-                    exc,
-                )
-                logging.shutdown()
-                os._exit(EXIT_AGENT_FAILURE)
+        where = "before the first record"
+        try:
+            async for event in stream.events():
+                message = event.message
+                where = f"{message.topic}[{message.partition}]@{message.offset}"
+                await self.handle(message)
+        except Exception as exc:  # no silent death: one line, exit, a supervisor restarts
+            self._die(exc, where)
+
+    def _die(self, exc: BaseException, where: str) -> None:
+        self.metrics.agent_errors.inc()
+        log.critical(
+            "scorer agent failed on %s: %s: %s; exiting (code %d) so the record is re-read "
+            "after a restart",
+            where,
+            type(exc).__name__,
+            exc,
+            EXIT_AGENT_FAILURE,
+        )
+        logging.shutdown()
+        os._exit(EXIT_AGENT_FAILURE)
 
     async def handle(self, message: Any) -> None:
         partition: int = message.partition
@@ -213,6 +238,7 @@ class ScorerApp:
             self.metrics.events.labels(event.type).inc()
             if event.is_tick:
                 state.clock.advance(event.time_ms)
+                state.clock_dirty = True
                 self.metrics.accepted.labels(event.type).inc()
             else:
                 org_events.append(event)
@@ -239,9 +265,7 @@ class ScorerApp:
         )
         state.dirty[org] = slot  # a skipped record rewrites the value: RocksDB may be ahead
         if applied.skipped:
-            self.metrics.redelivered.inc()
-            for event in events:
-                state.clock.advance(event.time_ms)
+            self._reemit_after_redelivery(state, org, slot, events)
             return
         for event_type in applied.accepted_types:
             self.metrics.accepted.labels(event_type).inc()
@@ -266,6 +290,23 @@ class ScorerApp:
         if applied.accepted:
             self._emit_or_defer_live(state, org, slot)
 
+    def _reemit_after_redelivery(
+        self, state: _Pass, org: str, slot: OrgSlot, events: list[Event]
+    ) -> None:
+        """A redelivered record was applied before a crash, but what it caused may not have
+        reached the output (acks are awaited lazily): emit it again, same revisions."""
+        self.metrics.redelivered.inc()
+        for event in events:
+            state.clock.advance(event.time_ms)
+        state.clock_dirty = True
+        closed = state.clock.closed_month
+        first = slot.state.first_month
+        if closed is not None and first is not None:
+            start = max(first, min(month_of(event.time_ms) for event in events))
+            for month in range(start, closed + 1):
+                self._emit_monthly(state, slot, month, slot.revisions.get(month, 0))
+        self._emit_live(state, org, slot, self.wall_clock())
+
     def _forward(
         self,
         state: _Pass,
@@ -284,7 +325,8 @@ class ScorerApp:
                 "events": [event_payload(event) for event in events],
             }
         )
-        state.sends.append(self._send(self.settings.control_topic, org.encode(), payload, home))
+        state.sends.append(_Outgoing(self.settings.control_topic, org.encode(), payload, home))
+        state.must_wait = True  # the forwarded copy must exist before the offset commits
 
     async def _handle_control(self, state: _Pass, message: Any) -> None:
         body = orjson.loads(message.value)
@@ -295,6 +337,7 @@ class ScorerApp:
             await self._apply_events(state, str(body["source"]), int(body["offset"]), events)
         elif kind == "advance":
             state.clock.advance(int(body["time_ms"]))
+            state.clock_dirty = True
         # "wake" needs nothing more: _finish flushes what is owed.
 
     # --- month close, live records, output -------------------------------------------------
@@ -302,8 +345,7 @@ class ScorerApp:
     async def _finish(self, state: _Pass) -> None:
         self._sweep_closed_months(state)
         self._flush_due_live(state)
-        if state.sends:
-            await asyncio.gather(*state.sends)
+        await self._produce(state)
         for org, slot in state.dirty.items():
             latest = slot.state.latest_time_ms
             if latest is not None:
@@ -314,9 +356,22 @@ class ScorerApp:
             first = self.rosters[state.partition].get(org)
             owed = org in self.pending_live.get(state.partition, {})
             self.roster_table[org.encode()] = orjson.dumps([first, owed])
-        self.clock_table[str(state.partition).encode()] = state.clock.to_json()
+        if self._clock_needs_write(state):
+            self.clock_table[str(state.partition).encode()] = state.clock.to_json()
+            self._written_watermark[state.partition] = state.clock.watermark_ms
         self._observe_clock(state)
         self._clocks[state.partition] = state.clock
+
+    def _clock_needs_write(self, state: _Pass) -> bool:
+        """Closed months always; the watermark at most once per minute of event time (a
+        watermark that regresses a little after a crash only delays the next close)."""
+        if state.clock_dirty:
+            return True
+        written = self._written_watermark.get(state.partition)
+        watermark = state.clock.watermark_ms
+        if watermark is None:
+            return False
+        return written is None or watermark - written >= WATERMARK_WRITE_STEP_MS
 
     def _sweep_closed_months(self, state: _Pass) -> None:
         due = state.clock.due_closed_month(self.settings.grace_ms)
@@ -330,11 +385,15 @@ class ScorerApp:
             for month, revision in months_to_close(slot, closed, due):
                 self._emit_monthly(state, slot, month, revision)
         state.clock.closed_month = due
+        state.clock_dirty = True
+        state.must_wait = True  # the clock must not say "closed" before the records exist
 
     def _emit_monthly(self, state: _Pass, slot: OrgSlot, month: int, revision: int) -> None:
         record = monthly_record(self.catalog, slot.state, month, revision=revision)
         self.metrics.emitted.labels("monthly").inc()
-        state.sends.append(self._send_score(state, slot.state.org_id, record))
+        state.sends.append(
+            _Outgoing(self.settings.output_topic, slot.state.org_id.encode(), orjson.dumps(record))
+        )
 
     def _emit_or_defer_live(self, state: _Pass, org: str, slot: OrgSlot) -> None:
         interval = self.settings.live_emit_interval_seconds
@@ -360,9 +419,12 @@ class ScorerApp:
             slot.live_owed = False
             state.dirty[org] = slot
             state.roster_dirty.add(org)
+            state.must_wait = True  # clears what is owed: only once the record is acked
         self.metrics.emitted.labels("live").inc()
         self._observe_bands(org, record)
-        state.sends.append(self._send_score(state, org, record))
+        state.sends.append(
+            _Outgoing(self.settings.output_topic, org.encode(), orjson.dumps(record), is_live=True)
+        )
 
     def _flush_due_live(self, state: _Pass) -> None:
         pending = self.pending_live.get(state.partition)
@@ -372,17 +434,33 @@ class ScorerApp:
         for org in [org for org, due in pending.items() if due <= now]:
             self._emit_live(state, org, self._load_slot(state, org), now)
 
-    async def _send_score(self, state: _Pass, org: str, record: dict[str, Any]) -> None:
-        fut = await self.app.producer.send(
-            self.settings.output_topic, org.encode(), orjson.dumps(record), None, None, None
-        )
-        await fut
-        if state.record_timestamp is not None and record["kind"] == "live":
-            self.metrics.latency.observe(max(0.0, self.wall_clock() - state.record_timestamp))
+    async def _produce(self, state: _Pass) -> None:
+        """Hand every outgoing record to the producer, in order; await the acks only when
+        the pass must (``_Pass.must_wait``). A failed send stops the worker."""
+        futures: list[asyncio.Future[Any]] = []
+        stamp = state.record_timestamp
+        for out in state.sends:
+            fut = asyncio.ensure_future(
+                await self.app.producer.send(
+                    out.topic, out.key, out.value, out.partition, None, out.headers
+                )
+            )
+            fut.add_done_callback(self._on_delivered(out, stamp))
+            futures.append(fut)
+        if state.must_wait and futures:
+            await asyncio.gather(*futures)
 
-    async def _send(self, topic: str, key: bytes | None, value: bytes, partition: int) -> None:
-        fut = await self.app.producer.send(topic, key, value, partition, None, None)
-        await fut
+    def _on_delivered(self, out: _Outgoing, stamp: float | None) -> Callable[[Any], None]:
+        def done(fut: Any) -> None:
+            if fut.cancelled():
+                return
+            exc = fut.exception()
+            if exc is not None:
+                self._die(exc, f"producing to {out.topic}")
+            elif out.is_live and stamp is not None:
+                self.metrics.latency.observe(max(0.0, self.wall_clock() - stamp))
+
+        return done
 
     def _dead_letter(
         self, state: _Pass, rejection: Rejection, message: Any, original_size: int
@@ -400,13 +478,8 @@ class ScorerApp:
         self.metrics.rejected.labels(rejection.reason).inc()
         self.metrics.dlq_writes.inc()
 
-        async def send() -> None:
-            fut = await self.app.producer.send(
-                self.settings.dlq_topic, None, rejection.raw, None, None, headers
-            )
-            await fut
-
-        state.sends.append(send())
+        state.sends.append(_Outgoing(self.settings.dlq_topic, None, rejection.raw, None, headers))
+        state.must_wait = True
 
     # --- state ---------------------------------------------------------------------------
 

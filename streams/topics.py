@@ -15,12 +15,18 @@ from streams.settings import Settings
 
 log = logging.getLogger("csscore.topics")
 
+TABLES = ("orgs", "roster", "clocks")  # the Faust tables of streams.app
+
 
 class BrokerUnavailable(CssError):
     """The bootstrap servers did not answer."""
 
 
 async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> int | None:
+    # Describe only existing topics: a metadata request for a missing topic may create it
+    # with the broker's default partition count when auto-creation is on.
+    if topic not in set(await admin.list_topics()):
+        return None
     described = await admin.describe_topics([topic])
     for entry in described:
         if entry.get("topic") == topic and entry.get("error_code", 0) == 0:
@@ -75,6 +81,13 @@ async def ensure_topics(settings: Settings, security: KafkaSecurity) -> int:
                     topic_configs={"cleanup.policy": "delete", "retention.ms": str(retention_ms)},
                 ),
             )
+        for table in TABLES:
+            # Created here, before Faust starts: a changelog Faust creates itself may be
+            # missing from its metadata cache at the first write ("0 partitions").
+            changelog = f"{settings.app_id}-{table}-changelog"
+            if await topic_partitions(admin, changelog) is None:
+                configs = {"cleanup.policy": "compact"}
+                await _create(admin, NewTopic(changelog, partitions, 1, topic_configs=configs))
         if await topic_partitions(admin, settings.dlq_topic) is None:
             await _create(admin, NewTopic(settings.dlq_topic, partitions, 1))
         return partitions

@@ -47,6 +47,7 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
         catalog.name,
         catalog.version,
     )
+    (settings.data_dir / settings.app_id).mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     scorer = ScorerApp(settings, catalog, metrics, security, partitions=partitions)
     worker = faust.Worker(scorer.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)

@@ -1,0 +1,51 @@
+"""Comparing the worker's score topic with ``csscore score`` (spec section 10).
+
+Consumers keep the highest revision per (org, period) and the latest live record per org;
+the comparison is field by field except ``revision``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+Key = tuple[str, str, str]  # (org, kind, period); live records use period "*"
+
+
+def final_records(records: Iterable[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
+    """The record a consumer keeps per key, from records in topic order (per key)."""
+    final: dict[Key, dict[str, Any]] = {}
+    for record in records:
+        if record["kind"] == "live":
+            final[(record["org_id"], "live", "*")] = record
+            continue
+        key = (record["org_id"], "monthly", record["period"])
+        kept = final.get(key)
+        if kept is None or record["revision"] >= kept["revision"]:
+            final[key] = record
+    return final
+
+
+def without_revision(record: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in record.items() if name != "revision"}
+
+
+def differences(
+    expected: dict[Key, dict[str, Any]], actual: dict[Key, dict[str, Any]], limit: int = 10
+) -> list[str]:
+    """Human-readable differences (missing, unexpected, or differing fields)."""
+    problems: list[str] = []
+    for key in sorted(expected.keys() | actual.keys()):
+        if key not in actual:
+            problems.append(f"missing {key}")
+        elif key not in expected:
+            problems.append(f"unexpected {key}")
+        else:
+            want, got = without_revision(expected[key]), without_revision(actual[key])
+            if want != got:
+                fields = sorted(f for f in want.keys() | got.keys() if want.get(f) != got.get(f))
+                detail = ", ".join(f"{f}: {want.get(f)!r} != {got.get(f)!r}" for f in fields[:3])
+                problems.append(f"differs {key}: {detail[:600]}")
+        if len(problems) >= limit:
+            break
+    return problems
