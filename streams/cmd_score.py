@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
 import orjson
@@ -22,14 +23,15 @@ from streams.errors import UsageError
 from streams.offline import OfflineScorer
 
 
-def _seconds(text: str) -> int:
+def _seconds_ms(text: str) -> int:
+    """A duration in seconds (decimals allowed) as whole milliseconds."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError("must be a finite number >= 0")
+    return int(value * 1000)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -41,11 +43,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="input file, or - for stdin")
     parser.add_argument("--catalog", metavar="PATH", help="catalog file (default: built-in)")
     parser.add_argument(
-        "--grace", type=_seconds, default=HOUR_MS // 1000, metavar="SECONDS",
+        "--grace", type=_seconds_ms, default=HOUR_MS, metavar="SECONDS",
         help="month-close grace period (default 3600)",
     )
     parser.add_argument(
-        "--dedup-horizon", type=_seconds, default=DEFAULT_DEDUP_HORIZON_MS // 1000,
+        "--dedup-horizon", type=_seconds_ms, default=DEFAULT_DEDUP_HORIZON_MS,
         metavar="SECONDS", help="duplicate horizon per org (default 86400)",
     )
     parser.add_argument(
@@ -81,18 +83,18 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--now: {exc}") from exc
     catalog = load_catalog(args.catalog)
     inputs = _open_inputs(args.files)
-    scorer = OfflineScorer(catalog, args.grace * 1000, args.dedup_horizon * 1000, now_ms)
+    scorer = OfflineScorer(catalog, args.grace, args.dedup_horizon, now_ms)
     err = sys.stderr
     reported = 0
     try:
         for path, handle in inputs:
             scorer.line_number = 0  # line numbers count within each file
-            prefix = f"{path}: " if len(inputs) > 1 else ""
+            suffix = f" (in {path})" if len(inputs) > 1 else ""
             for line in handle:
                 scorer.feed(line)
                 rejections = scorer.result.rejections
                 while reported < len(rejections):
-                    print(prefix + rejections[reported].describe(), file=err)
+                    print(rejections[reported].describe() + suffix, file=err)
                     reported += 1
     except OSError as exc:
         raise UsageError(f"cannot read input: {exc.strerror or exc}") from exc

@@ -32,8 +32,9 @@ class LineRejection:
     index: int | None = None
 
     def describe(self) -> str:
-        where = f"line {self.line}" if self.index is None else f"line {self.line}[{self.index}]"
-        return f"{where}: {self.reason}: {self.detail}"
+        """``line N: REASON: detail``; a batch element's index leads the detail."""
+        detail = self.detail if self.index is None else f"element {self.index}: {self.detail}"
+        return f"line {self.line}: {self.reason}: {detail}"
 
 
 @dataclass(slots=True)

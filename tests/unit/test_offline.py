@@ -131,7 +131,7 @@ def test_rejections_duplicates_and_counts() -> None:
     assert reasons == [(4, "invalid_json", None), (6, "schema_violation", 1),
                        (7, "too_old", None), (8, "future_timestamp", None),
                        (9, "unknown_type", None), (10, "too_large", None)]
-    assert result.rejections[1].describe().startswith("line 6[1]: schema_violation: $")
+    assert result.rejections[1].describe().startswith("line 6: schema_violation: element 1: $")
     live = [r for r in result.records if r["kind"] == "live"]
     assert len(live) == 1
     # The rejected events left no trace: 2 cases by T = Jan 3 (2 days elapsed) -> run rate
@@ -259,3 +259,16 @@ def test_cli_usage_errors_exit_2_with_one_line(args: list[str], message: str,
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_on_the_seed_examples_file(capsys: pytest.CaptureFixture[str]) -> None:
+    path = DATA / "seed_examples.jsonl"
+    assert main(["score", str(path), "--now", "2026-11-27T00:00:00Z"]) == 0
+    out, err = capsys.readouterr()
+    records = by_key([json.loads(x) for x in out.splitlines()])
+    growth = [signal(records[(org, "monthly", "2026-01")], "field_service.work_order_growth")
+              for org in ("org-growth-693", "org-growth-499")]
+    assert [(g["score"], g["inputs"]) for g in growth] == [
+        (61, {"last": 693, "baseline": 564}), (44, {"last": 499, "baseline": 564})]
+    assert records[("org-commerce-only", "monthly", "2026-01")]["overall"]["score"] == 50
+    assert err.splitlines()[-1] == "accepted=55 rejected=0 duplicates=0"
