@@ -2,7 +2,10 @@
 
 Ctrl-C / SIGTERM stop it cleanly (Faust commits the processed offsets); an unexpected
 error in the agent exits non-zero with one log line (``streams.app``), so a supervisor
-restarts it and the uncommitted records are re-read.
+restarts it and the uncommitted records are re-read. Before Faust starts, one connect
+with the worker's credentials (``streams.health.preflight``) turns a rejected login into one
+line and exit 1 (Faust would retry forever); while it runs, a watchdog exits it (code 69)
+once the broker has been unreachable for ``CSS_BROKER_UNREACHABLE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import faust
 from streams.app import ScorerApp
 from streams.catalog import load_catalog
 from streams.errors import CssError
+from streams.health import UnreachableWatchdog, preflight
 from streams.kafka_config import KafkaSecurity
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -31,6 +35,7 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
     catalog = load_catalog(settings.catalog_path)
     security = KafkaSecurity.from_env()
     try:
+        asyncio.run(preflight(settings.bootstrap_servers, security))
         partitions = asyncio.run(ensure_topics(settings, security))
     except CssError as exc:
         print(f"csscore worker: {exc}", file=sys.stderr)
@@ -50,6 +55,10 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
     (settings.data_dir / settings.app_id).mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     scorer = ScorerApp(settings, catalog, metrics, security, partitions=partitions)
+    # Inside Faust's loop: aiokafka retries a lost broker forever, which covers short
+    # outages; the watchdog ends the process only after a long one.
+    watchdog = UnreachableWatchdog(settings.bootstrap_servers, settings.broker_unreachable_seconds)
+    scorer.app.timer(watchdog.interval_seconds, name="broker-watchdog")(watchdog.check)
     worker = faust.Worker(scorer.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0
