@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.app import partition_for_key
 from streams.errors import UsageError
@@ -18,6 +19,22 @@ CATEGORY_COLUMNS = (
     ("customer_expertise", "CE"),
     ("technical_health", "TH"),
 )
+
+
+async def _partitions(bootstrap: str, security: KafkaSecurity, topic: str) -> set[int]:
+    """Partition numbers of ``topic`` (checked to exist first: describing a missing topic
+    may create it when the broker auto-creates topics)."""
+    from streams.topics import topic_partitions
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.aiokafka_kwargs())
+    await admin.start()
+    try:
+        count = await topic_partitions(admin, topic)
+    finally:
+        await admin.close()
+    if count is None:
+        raise UsageError(f"topic {topic} does not exist")
+    return set(range(count))
 
 
 def _consumer(bootstrap: str, security: KafkaSecurity) -> AIOKafkaConsumer:
@@ -37,9 +54,7 @@ async def latest_records_of(
     consumer = _consumer(bootstrap, security)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise UsageError(f"topic {topic} does not exist")
+        partitions = await _partitions(bootstrap, security, topic)
         tp = TopicPartition(topic, partition_for_key(org, len(partitions)))
         consumer.assign([tp])
         start = (await consumer.beginning_offsets([tp]))[tp]
@@ -109,9 +124,7 @@ async def tail_scores(
     consumer = _consumer(bootstrap, security)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise UsageError(f"topic {topic} does not exist")
+        partitions = await _partitions(bootstrap, security, topic)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         if from_beginning:
