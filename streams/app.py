@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -31,7 +32,6 @@ from typing import Any
 
 import faust
 import orjson
-from aiokafka.partitioner import murmur2
 
 from scoring.catalog import Catalog
 from scoring.events import Event
@@ -39,6 +39,7 @@ from scoring.fold import prune
 from scoring.record import live_record, monthly_record
 from scoring.timeutil import format_time_ms, month_of, month_start_ms
 from streams.decoding import Rejection, decode_record
+from streams.ingest import Ingestor, event_from_row
 from streams.kafka_config import KafkaSecurity
 from streams.metrics import Metrics
 from streams.processing import (
@@ -53,6 +54,7 @@ from streams.processing import (
     prune_revisions,
     source_key,
 )
+from streams.routing import partition_for_key
 from streams.settings import Settings
 
 log = logging.getLogger("csscore.worker")
@@ -61,12 +63,7 @@ MAX_REQUEST_BYTES = 8 * 1024 * 1024
 RETAINED_MONTHS = 26  # spec section 3: months an accepted event can still touch
 EXIT_AGENT_FAILURE = 70
 WATERMARK_WRITE_STEP_MS = 60_000
-
-
-def partition_for_key(key: str, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2 of the key bytes), as producers use it."""
-    hashed: int = murmur2(key.encode())
-    return (hashed & 0x7FFFFFFF) % partitions
+SLOT_CACHE_ORGS = 20_000  # decoded org values kept in memory (bounded: 100k orgs <= 1 GB)
 
 
 def event_payload(event: Event) -> dict[str, Any]:
@@ -166,7 +163,7 @@ class ScorerApp:
             "clocks", key_type=bytes, value_type=bytes, partitions=partitions
         )
         self.source = self.app.topic(
-            settings.input_topic,
+            settings.events_topic,
             settings.control_topic,
             schema=raw_schema,
             partitions=partitions,
@@ -178,7 +175,12 @@ class ScorerApp:
         self.wake_in_flight: set[int] = set()
         self.last_live: dict[str, float] = {}
         self.org_bands: dict[str, tuple[str, ...]] = {}
+        self.slot_cache: OrderedDict[str, OrgSlot] = OrderedDict()
+        self.ingestor = Ingestor(
+            settings, security, metrics, partitions=partitions, wall_clock=wall_clock
+        )
         self.app.agent(self.source, name="scorer", concurrency=1)(self._agent)
+        self.app.task(self._run_ingest)
         # Faust's signal typing wants a keyword-only ``signal``; our receivers take **kwargs.
         self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
@@ -197,6 +199,14 @@ class ScorerApp:
         except Exception as exc:  # no silent death: one line, exit, a supervisor restarts
             self._die(exc, where)
 
+    async def _run_ingest(self) -> None:
+        try:
+            await self.ingestor.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # no silent death of the ingest stage either
+            self._die(exc, "the ingest stage")
+
     def _die(self, exc: BaseException, where: str) -> None:
         self.metrics.agent_errors.inc()
         log.critical(
@@ -213,22 +223,24 @@ class ScorerApp:
     async def handle(self, message: Any) -> None:
         partition: int = message.partition
         state = self._pass_for(partition)
-        state.record_timestamp = message.timestamp
+        state.record_timestamp = None  # set from the input timestamps of a batch
         self.metrics.last_event.set(self.wall_clock())
         if message.topic == self.settings.control_topic:
             await self._handle_control(state, message)
         else:
-            await self._handle_input(state, message)
+            await self._handle_batch(state, message)
         await self._finish(state)
 
-    async def _handle_input(self, state: _Pass, message: Any) -> None:
-        self.metrics.records.inc()
-        value: bytes = message.value or b""
-        decoded = decode_record(value, int(self.wall_clock() * 1000))
-        for rejection in decoded.rejections:
-            self._dead_letter(state, rejection, message, len(value))
-        source = source_key(message.topic, message.partition)
-        await self._apply_events(state, source, message.offset, [e for _, e in decoded.events])
+    async def _handle_batch(self, state: _Pass, message: Any) -> None:
+        """An internal record of the ingest stage: input records of one input partition,
+        each with its offset, input timestamp and validated events."""
+        body = orjson.loads(message.value)
+        source = str(body["source"])
+        records = body["records"]
+        if records:
+            state.record_timestamp = min(float(record[1]) for record in records)
+        for offset, _timestamp, rows in records:
+            await self._apply_events(state, source, int(offset), [event_from_row(r) for r in rows])
 
     async def _apply_events(
         self, state: _Pass, source: str, offset: int, events: Sequence[Event]
@@ -352,6 +364,7 @@ class ScorerApp:
                 prune(slot.state, dedup_horizon_ms=self.settings.dedup_horizon_ms)
                 prune_revisions(slot, month_of(latest) - RETAINED_MONTHS + 1)
             self.org_table[org.encode()] = encode_slot(slot)
+            self._cache_slot(org, slot)
         for org in state.roster_dirty:
             first = self.rosters[state.partition].get(org)
             owed = org in self.pending_live.get(state.partition, {})
@@ -514,12 +527,26 @@ class ScorerApp:
         )
 
     def _load_slot(self, state: _Pass, org: str) -> OrgSlot:
-        slot = state.dirty.get(org)
+        slot = state.dirty.get(org) or self.slot_cache.get(org)
         if slot is not None:
             return slot
         raw = self.org_table.get(org.encode())
         slot = new_slot(org) if raw is None else decode_slot(raw)
         return slot
+
+    def _cache_slot(self, org: str, slot: OrgSlot) -> None:
+        """Decoded values of recently used orgs (the table holds the durable copy)."""
+        cache = self.slot_cache
+        cache[org] = slot
+        cache.move_to_end(org)
+        while len(cache) > SLOT_CACHE_ORGS:
+            cache.popitem(last=False)
+
+    def _forget_partitions(self, partitions: set[int]) -> None:
+        for org in [
+            o for o in self.slot_cache if partition_for_key(o, self.partitions) in partitions
+        ]:
+            del self.slot_cache[org]
 
     def _update_roster(self, state: _Pass, org: str, slot: OrgSlot) -> None:
         first = slot.state.first_month
@@ -535,15 +562,17 @@ class ScorerApp:
     async def _on_assigned(self, sender: Any, assigned: Any, **_: Any) -> None:
         """Wake every newly assigned partition so the agent flushes what it owes there
         (tables are not recovered yet in this hook, so the agent does the work)."""
-        for tp in assigned:
-            if tp.topic == self.settings.control_topic:
-                self.rosters.pop(tp.partition, None)
-                await self._send_wake(tp.partition)
+        control = {tp.partition for tp in assigned if tp.topic == self.settings.control_topic}
+        self._forget_partitions(control)  # tables are recovered anew: drop cached values
+        for partition in sorted(control):
+            self.rosters.pop(partition, None)
+            await self._send_wake(partition)
 
     async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
         for tp in revoked:
             self.rosters.pop(tp.partition, None)
             self.pending_live.pop(tp.partition, None)
+        self._forget_partitions({tp.partition for tp in revoked})
         self.metrics.orgs.set(sum(len(r) for r in self.rosters.values()))
 
     async def _wake_due_partitions(self) -> None:

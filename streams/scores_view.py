@@ -10,9 +10,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.app import partition_for_key
 from streams.errors import UsageError
 from streams.kafka_config import KafkaSecurity
+from streams.routing import partition_for_key
 
 CATEGORY_COLUMNS = (
     ("product_adoption", "PA"),

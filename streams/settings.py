@@ -56,6 +56,17 @@ class Settings:
         return f"{self.app_id}-control"
 
     @property
+    def events_topic(self) -> str:
+        """Internal topic, co-partitioned with the input: validated events batched per org
+        partition by the ingest stage (streams.ingest)."""
+        return f"{self.app_id}-events"
+
+    @property
+    def ingest_group(self) -> str:
+        """Consumer group of the ingest stage (the Faust agent's group is ``app_id``)."""
+        return f"{self.app_id}-ingest"
+
+    @property
     def metrics_host_port(self) -> tuple[str, int]:
         host, _, port = self.metrics_addr.rpartition(":")
         return host, int(port)

@@ -16,6 +16,7 @@ from streams.settings import Settings
 log = logging.getLogger("csscore.topics")
 
 TABLES = ("orgs", "roster", "clocks")  # the Faust tables of streams.app
+INTERNAL_RETENTION_MS = 7 * 86_400_000  # unprocessed internal records wait this long
 
 
 class BrokerUnavailable(CssError):
@@ -62,14 +63,16 @@ async def ensure_topics(settings: Settings, security: KafkaSecurity) -> int:
         if partitions is None:
             await _create(admin, NewTopic(settings.input_topic, settings.partitions, 1))
             partitions = settings.partitions
-        control = await topic_partitions(admin, settings.control_topic)
-        if control is None:
-            await _create(admin, NewTopic(settings.control_topic, partitions, 1))
-        elif control != partitions:
-            raise CssError(
-                f"control topic {settings.control_topic} has {control} partitions but the "
-                f"input topic has {partitions}; use a new CSS_APP_ID"
-            )
+        for internal in (settings.events_topic, settings.control_topic):
+            count = await topic_partitions(admin, internal)
+            if count is None:
+                configs = {"retention.ms": str(INTERNAL_RETENTION_MS)}
+                await _create(admin, NewTopic(internal, partitions, 1, topic_configs=configs))
+            elif count != partitions:
+                raise CssError(
+                    f"internal topic {internal} has {count} partitions but the input topic "
+                    f"has {partitions}; use a new CSS_APP_ID"
+                )
         retention_ms = settings.output_retention_days * 86_400_000
         if await topic_partitions(admin, settings.output_topic) is None:
             await _create(

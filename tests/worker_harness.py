@@ -121,6 +121,22 @@ async def committed_offsets(bootstrap: str, group: str, topics: Iterable[str]) -
     return {tp: meta.offset for tp, meta in offsets.items() if tp.topic in wanted}
 
 
+async def _group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
+    ends: dict[tuple[str, int], int] = {}
+    for topic in topics:
+        topic_ends = await end_offsets(bootstrap, topic)
+        if not topic_ends:
+            return False  # not created yet: the worker has not started
+        for partition, end in topic_ends.items():
+            ends[(topic, partition)] = end
+    committed = await committed_offsets(bootstrap, group, topics)
+    return all(
+        committed.get(TopicPartition(topic, partition), -1) >= end
+        for (topic, partition), end in ends.items()
+        if end > 0
+    )
+
+
 async def wait_caught_up(
     bootstrap: str,
     group: str,
@@ -133,7 +149,10 @@ async def wait_caught_up(
 ) -> float:
     """Wait until ``group`` has committed every source offset and the output end offsets
     have not moved for ``quiet_seconds``; returns the seconds waited."""
-    topics = list(source_topics)
+    # The worker reads the input with its ingest stage (group "{app_id}-ingest") and its
+    # Faust agent reads the internal topics (group app_id): every one must be caught up.
+    topics = [t for t in source_topics if t != f"{group}-control"]
+    internal = [f"{group}-events", f"{group}-control"]
     started = time.monotonic()
     deadline = started + timeout
     last_output: dict[int, int] | None = None
@@ -141,16 +160,8 @@ async def wait_caught_up(
     while time.monotonic() < deadline:
         if worker is not None and not worker.alive():
             raise AssertionError(f"worker exited early:\n{worker.log_text()[-3000:]}")
-        ends: dict[tuple[str, int], int] = {}
-        for topic in topics:
-            for partition, end in (await end_offsets(bootstrap, topic)).items():
-                ends[(topic, partition)] = end
-        committed = await committed_offsets(bootstrap, group, topics)
-        caught_up = all(
-            committed.get(TopicPartition(topic, partition), -1) >= end
-            for (topic, partition), end in ends.items()
-            if end > 0
-        )
+        caught_up = await _group_caught_up(bootstrap, f"{group}-ingest", topics)
+        caught_up = caught_up and await _group_caught_up(bootstrap, group, internal)
         output = await end_offsets(bootstrap, output_topic)
         if output != last_output:
             last_output = output
