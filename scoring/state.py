@@ -12,6 +12,7 @@ the dedup ids.
 from __future__ import annotations
 
 import base64
+import itertools
 import struct
 from collections import OrderedDict
 from typing import Any
@@ -20,7 +21,6 @@ from scoring.accumulators import Accumulator, LatestValues, accumulator_from_dic
 from scoring.timeutil import month_of
 
 STATE_VERSION = 1
-_DEDUP_PAIR = struct.Struct("<qq")
 
 
 class OrgState:
@@ -84,7 +84,9 @@ def new_org_state(org_id: str) -> OrgState:
 
 def state_to_dict(state: OrgState) -> dict[str, Any]:
     """Plain JSON data (str keys, ints, strs, lists; Fractions as ``"n/d"``), versioned."""
-    packed = b"".join(_DEDUP_PAIR.pack(h, t) for h, t in state.dedup.items())
+    # One struct call for all pairs: the worker writes this value after every batch.
+    pairs = state.dedup
+    packed = struct.pack(f"<{2 * len(pairs)}q", *itertools.chain.from_iterable(pairs.items()))
     return {
         "v": STATE_VERSION,
         "org_id": state.org_id,
@@ -114,5 +116,6 @@ def state_from_dict(data: dict[str, Any]) -> OrgState:
         str(sid): [accumulator_from_dict(a) for a in accs] for sid, accs in data["signals"].items()
     }
     packed = base64.b64decode(data["dedup"])
-    state.dedup = OrderedDict(_DEDUP_PAIR.iter_unpack(packed))
+    flat = struct.unpack(f"<{len(packed) // 8}q", packed)
+    state.dedup = OrderedDict(zip(flat[0::2], flat[1::2], strict=True))
     return state
