@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: help venv lint typecheck imports test unit integration run bench
+.PHONY: help venv lint typecheck imports test unit integration run bench tools
 
 help:
 	@echo "make test   - create/update .venv, then ruff, mypy, import-linter, pytest"
@@ -36,7 +36,11 @@ typecheck: venv
 imports: venv
 	$(BIN)/lint-imports
 
-test: lint typecheck imports
+# promtool/prometheus for the deploy checks (Debian package, apt-get when missing).
+tools:
+	scripts/install-prometheus.sh
+
+test: tools lint typecheck imports
 	$(BIN)/pytest -q -p no:cacheprovider --timeout=600 $(PYTEST_ARGS)
 
 unit: venv
