@@ -43,6 +43,7 @@ from streams.ingest import Ingestor, event_from_row
 from streams.kafka_config import KafkaSecurity
 from streams.metrics import Metrics
 from streams.processing import (
+    LiveThrottle,
     OrgSlot,
     PartitionClock,
     apply_org_record,
@@ -63,6 +64,7 @@ MAX_REQUEST_BYTES = 8 * 1024 * 1024
 RETAINED_MONTHS = 26  # spec section 3: months an accepted event can still touch
 EXIT_AGENT_FAILURE = 70
 WATERMARK_WRITE_STEP_MS = 60_000
+RECOVERY_ORGS_PER_PASS = 500
 SLOT_CACHE_ORGS = 20_000  # decoded org values kept in memory (bounded: 100k orgs <= 1 GB)
 
 
@@ -106,6 +108,7 @@ class _Pass:
     # redelivered record re-emits what it caused (see _apply_org).
     must_wait: bool = False
     clock_dirty: bool = False
+    wake_again: bool = False
     dirty: dict[str, OrgSlot] = field(default_factory=dict)
     roster_dirty: set[str] = field(default_factory=set)
     record_timestamp: float | None = None
@@ -171,9 +174,11 @@ class ScorerApp:
         self.rosters: dict[int, dict[str, int]] = {}
         self._clocks: dict[int, PartitionClock] = {}
         self._written_watermark: dict[int, int | None] = {}
-        self.pending_live: dict[int, dict[str, float]] = {}
+        self.throttle = LiveThrottle(settings.live_emit_interval_seconds, wall_clock)
+        # Orgs to check for a live record still owed after an assignment (drained a few
+        # hundred per pass, so a recovered partition does not stall).
+        self.recovery_backlog: dict[int, list[str]] = {}
         self.wake_in_flight: set[int] = set()
-        self.last_live: dict[str, float] = {}
         self.org_bands: dict[str, tuple[str, ...]] = {}
         self.slot_cache: OrderedDict[str, OrgSlot] = OrderedDict()
         self.ingestor = Ingestor(
@@ -317,7 +322,7 @@ class ScorerApp:
             start = max(first, min(month_of(event.time_ms) for event in events))
             for month in range(start, closed + 1):
                 self._emit_monthly(state, slot, month, slot.revisions.get(month, 0))
-        self._emit_live(state, org, slot, self.wall_clock())
+        self._emit_live(state, org, slot)
 
     def _forward(
         self,
@@ -357,6 +362,7 @@ class ScorerApp:
     async def _finish(self, state: _Pass) -> None:
         self._sweep_closed_months(state)
         self._flush_due_live(state)
+        self._drain_recovery_backlog(state)
         await self._produce(state)
         for org, slot in state.dirty.items():
             latest = slot.state.latest_time_ms
@@ -367,13 +373,14 @@ class ScorerApp:
             self._cache_slot(org, slot)
         for org in state.roster_dirty:
             first = self.rosters[state.partition].get(org)
-            owed = org in self.pending_live.get(state.partition, {})
-            self.roster_table[org.encode()] = orjson.dumps([first, owed])
+            self.roster_table[org.encode()] = orjson.dumps(first)
         if self._clock_needs_write(state):
             self.clock_table[str(state.partition).encode()] = state.clock.to_json()
             self._written_watermark[state.partition] = state.clock.watermark_ms
         self._observe_clock(state)
         self._clocks[state.partition] = state.clock
+        if state.wake_again:
+            await self._send_wake(state.partition)
 
     def _clock_needs_write(self, state: _Pass) -> bool:
         """Closed months always; the watermark at most once per minute of event time (a
@@ -409,30 +416,19 @@ class ScorerApp:
         )
 
     def _emit_or_defer_live(self, state: _Pass, org: str, slot: OrgSlot) -> None:
-        interval = self.settings.live_emit_interval_seconds
-        now = self.wall_clock()
-        last = self.last_live.get(org)
-        if interval <= 0 or last is None or now - last >= interval:
-            self._emit_live(state, org, slot, now)
-            return
-        pending = self.pending_live.setdefault(state.partition, {})
-        if org not in pending:
-            pending[org] = last + interval
-            if not slot.live_owed:
-                slot.live_owed = True
-                state.roster_dirty.add(org)
+        """Called for an org whose value this pass writes: the owed flag rides along."""
+        if self.throttle.may_emit_now(org):
+            slot.live_owed = False
+            self._emit_live(state, org, slot)
+        else:
+            self.throttle.defer(state.partition, org)
+            slot.live_owed = True  # survives a crash: see _drain_recovery_backlog
 
-    def _emit_live(self, state: _Pass, org: str, slot: OrgSlot, now: float) -> None:
+    def _emit_live(self, state: _Pass, org: str, slot: OrgSlot) -> None:
         if slot.state.latest_time_ms is None:
             return
         record = live_record(self.catalog, slot.state)
-        self.last_live[org] = now
-        self.pending_live.get(state.partition, {}).pop(org, None)
-        if slot.live_owed:
-            slot.live_owed = False
-            state.dirty[org] = slot
-            state.roster_dirty.add(org)
-            state.must_wait = True  # clears what is owed: only once the record is acked
+        self.throttle.emitted(state.partition, org)
         self.metrics.emitted.labels("live").inc()
         self._observe_bands(org, record)
         state.sends.append(
@@ -440,12 +436,26 @@ class ScorerApp:
         )
 
     def _flush_due_live(self, state: _Pass) -> None:
-        pending = self.pending_live.get(state.partition)
-        if not pending:
+        """Deferred live records whose interval has passed. The org's ``live_owed`` flag
+        stays set (clearing it would cost a write per record); it only makes a restart
+        re-emit that org's live record once more."""
+        for org in self.throttle.due(state.partition):
+            self._emit_live(state, org, self._load_slot(state, org))
+
+    def _drain_recovery_backlog(self, state: _Pass) -> None:
+        """After an assignment: emit the live records a crashed worker still owed."""
+        backlog = self.recovery_backlog.get(state.partition)
+        if not backlog:
             return
-        now = self.wall_clock()
-        for org in [org for org, due in pending.items() if due <= now]:
-            self._emit_live(state, org, self._load_slot(state, org), now)
+        for org in backlog[-RECOVERY_ORGS_PER_PASS:]:
+            slot = self._load_slot(state, org)
+            if slot.live_owed:
+                slot.live_owed = False
+                state.dirty[org] = slot
+                state.must_wait = True  # clears what is owed: only once the record is acked
+                self._emit_live(state, org, slot)
+        del backlog[-RECOVERY_ORGS_PER_PASS:]
+        state.wake_again = bool(backlog)
 
     async def _produce(self, state: _Pass) -> None:
         """Hand every outgoing record to the producer, in order; await the acks only when
@@ -508,19 +518,15 @@ class ScorerApp:
     def _load_partition(self, partition: int) -> None:
         """Rebuild a partition's roster and clock from the tables (after an assignment)."""
         roster: dict[str, int] = {}
-        pending: dict[str, float] = {}
-        now = self.wall_clock()
         for key, value in self.roster_table.items():
             org = key.decode()
             if partition_for_key(org, self.partitions) != partition:
                 continue
-            first_month, live_owed = orjson.loads(value)
+            first_month = orjson.loads(value)
             if first_month is not None:
                 roster[org] = first_month
-            if live_owed:
-                pending[org] = now
         self.rosters[partition] = roster
-        self.pending_live[partition] = pending
+        self.recovery_backlog[partition] = sorted(roster, reverse=True)
         self.metrics.orgs.set(sum(len(r) for r in self.rosters.values()))
         self._clocks[partition] = PartitionClock.from_json(
             self.clock_table.get(str(partition).encode())
@@ -571,16 +577,14 @@ class ScorerApp:
     async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
         for tp in revoked:
             self.rosters.pop(tp.partition, None)
-            self.pending_live.pop(tp.partition, None)
+            self.throttle.forget(tp.partition)
+            self.recovery_backlog.pop(tp.partition, None)
         self._forget_partitions({tp.partition for tp in revoked})
         self.metrics.orgs.set(sum(len(r) for r in self.rosters.values()))
 
     async def _wake_due_partitions(self) -> None:
-        now = self.wall_clock()
-        for partition, pending in list(self.pending_live.items()):
-            if partition in self.wake_in_flight:
-                continue
-            if pending and min(pending.values()) <= now:
+        for partition in self.throttle.partitions_with_due():
+            if partition not in self.wake_in_flight:
                 await self._send_wake(partition)
 
     async def _send_wake(self, partition: int) -> None:

@@ -17,7 +17,7 @@ here so unit tests can drive it with plain dicts:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,3 +205,50 @@ def prune_revisions(slot: OrgSlot, oldest_kept_month: int) -> None:
 
 def record_bytes(record: dict[str, Any]) -> bytes:
     return orjson.dumps(record)
+
+
+class LiveThrottle:
+    """At most one live record per org per interval (``CSS_LIVE_EMIT_INTERVAL_SECONDS``),
+    and the latest state always emitted eventually: a record that comes too soon is
+    deferred until its org's interval has passed. Time comes from ``clock`` (seconds), so
+    tests drive it without sleeping."""
+
+    def __init__(self, interval_s: float, clock: Callable[[], float]) -> None:
+        self.interval_s = interval_s
+        self.clock = clock
+        self._last_emit: dict[str, float] = {}
+        self._deferred: dict[int, dict[str, float]] = {}  # partition -> org -> due time
+
+    def may_emit_now(self, org: str) -> bool:
+        last = self._last_emit.get(org)
+        return self.interval_s <= 0 or last is None or self.clock() - last >= self.interval_s
+
+    def emitted(self, partition: int, org: str) -> None:
+        self._last_emit[org] = self.clock()
+        deferred = self._deferred.get(partition)
+        if deferred is not None:
+            deferred.pop(org, None)
+
+    def defer(self, partition: int, org: str) -> None:
+        due = self._last_emit.get(org, self.clock()) + self.interval_s
+        self._deferred.setdefault(partition, {}).setdefault(org, due)
+
+    def due(self, partition: int) -> list[str]:
+        """Deferred orgs of ``partition`` whose interval has passed (oldest first)."""
+        deferred = self._deferred.get(partition)
+        if not deferred:
+            return []
+        now = self.clock()
+        ready = [(due, org) for org, due in deferred.items() if due <= now]
+        return [org for _, org in sorted(ready)]
+
+    def partitions_with_due(self) -> list[int]:
+        now = self.clock()
+        return [
+            partition
+            for partition, deferred in self._deferred.items()
+            if deferred and min(deferred.values()) <= now
+        ]
+
+    def forget(self, partition: int) -> None:
+        self._deferred.pop(partition, None)

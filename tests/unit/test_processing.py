@@ -12,6 +12,7 @@ from streams.catalog import load_catalog
 from streams.errors import UsageError
 from streams.processing import (
     AppliedRecord,
+    LiveThrottle,
     PartitionClock,
     apply_org_record,
     decode_slot,
@@ -189,3 +190,41 @@ def test_settings_defaults_match_the_documentation() -> None:
     assert settings.grace_seconds == 3600 and settings.dedup_horizon_seconds == 86400
     assert settings.metrics_addr == "127.0.0.1:9108" and not settings.web_enabled
     assert settings.live_emit_interval_seconds == 1.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_live_records_are_throttled_per_org_and_deferred_ones_come_due() -> None:
+    clock = FakeClock()
+    throttle = LiveThrottle(1.0, clock)
+    assert throttle.may_emit_now("a")
+    throttle.emitted(0, "a")
+    clock.now += 0.4
+    assert not throttle.may_emit_now("a")
+    assert throttle.may_emit_now("b")  # per org, not global
+    throttle.defer(0, "a")
+    throttle.defer(0, "a")  # deferring twice keeps the first due time
+    assert throttle.due(0) == [] and throttle.partitions_with_due() == []
+    clock.now += 0.6
+    assert throttle.due(0) == ["a"] and throttle.partitions_with_due() == [0]
+    throttle.emitted(0, "a")
+    assert throttle.due(0) == [] and not throttle.may_emit_now("a")
+
+
+def test_interval_zero_emits_every_time_and_forget_drops_a_partition() -> None:
+    clock = FakeClock()
+    throttle = LiveThrottle(0.0, clock)
+    throttle.emitted(1, "a")
+    assert throttle.may_emit_now("a")
+    slow = LiveThrottle(5.0, clock)
+    slow.emitted(1, "a")
+    slow.defer(1, "a")
+    slow.forget(1)
+    clock.now += 10
+    assert slow.due(1) == []
