@@ -44,7 +44,9 @@ class Metrics:
             registry=r,
         )
         self.accepted = Counter(
-            "css_events_accepted", "Events applied to an org's state, by type.", ["type"],
+            "css_events_accepted",
+            "Events applied to an org's state, by type.",
+            ["type"],
             registry=r,
         )
         self.records = Counter(
@@ -81,7 +83,8 @@ class Metrics:
             "css_dlq_records", "Records written to the dead-letter topic.", registry=r
         )
         self.orgs = Gauge(
-            "css_orgs_tracked", "Orgs whose state this worker holds (assigned partitions).",
+            "css_orgs_tracked",
+            "Orgs whose state this worker holds (assigned partitions).",
             registry=r,
         )
         self.bands = Gauge(
