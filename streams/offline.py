@@ -64,11 +64,10 @@ class OfflineScorer:
         # The limit of 1 MiB applies to the line's content, not its terminator.
         if line.endswith(b"\n"):
             line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-        if not line.strip():
+        if not line or line.isspace():
             return  # blank lines are ignored (spec 9)
         result = self.result
         decoded = decode_record(line, self.now_ms)
-        is_batch = line.lstrip()[:1] == b"["
         for rejection in decoded.rejections:
             result.rejected += 1
             result.rejections.append(
@@ -99,7 +98,7 @@ class OfflineScorer:
                         self.line_number,
                         "too_old",
                         "event month is more than 13 months before the org's latest month",
-                        index if is_batch else None,
+                        index if line.lstrip()[:1] == b"[" else None,
                     )
                 )
 
