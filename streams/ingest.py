@@ -164,6 +164,7 @@ class Ingestor:
                 polled = await consumer.getmany(timeout_ms=200, max_records=20_000)
                 if polled:
                     await self._forward(consumer, producer, polled)
+                await self._observe_lag(consumer)
                 if settings.idle_advance_seconds > 0:
                     await self._advance_idle(consumer, producer)
         finally:
@@ -198,6 +199,15 @@ class Ingestor:
             self.last_record_at[tp.partition] = self.wall_clock()
         await asyncio.gather(*futures)  # a failed send raises: the worker stops, no commit
         await consumer.commit(commits)
+
+    async def _observe_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """css_consumer_lag_records: input records not yet ingested, per partition."""
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await consumer.position(tp)
+            self.metrics.consumer_lag.labels(str(tp.partition)).set(max(0, highwater - position))
 
     async def _advance_idle(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         """CSS_IDLE_ADVANCE_SECONDS: a caught-up partition quiet for that long gets its
