@@ -268,15 +268,17 @@ def _plan_for(catalog: Catalog) -> _Plan:
 
 # [first ms, end ms, month index] of the month computed last: consecutive events of a
 # stream mostly share a month, and month_of is the costliest arithmetic of the fold.
-_month_span = [0, 0, 0]
+# Rebound as a whole tuple, so a reader in another thread never sees a torn span.
+_month_span: tuple[int, int, int] = (0, 0, 0)
 
 
 def _month_of(time_ms: int) -> int:
+    global _month_span
     span = _month_span
     if span[0] <= time_ms < span[1]:
         return span[2]
     month = month_of(time_ms)
-    span[0], span[1], span[2] = month_start_ms(month), month_start_ms(month + 1), month
+    _month_span = (month_start_ms(month), month_start_ms(month + 1), month)
     return month
 
 
