@@ -285,7 +285,10 @@ def _month_of(time_ms: int) -> int:
 def dedup_key(source: str, event_id: str) -> int:
     """Signed 64-bit BLAKE2b hash of (source, id): stable across processes, unlike
     ``hash``; a collision among an org's 20,000 remembered ids has odds near 1e-11."""
-    digest = _blake2b(f"{source}\x00{event_id}".encode(), digest_size=8).digest()
+    # surrogatepass: a lone surrogate in an id must hash, not crash the fold.
+    digest = _blake2b(
+        f"{source}\x00{event_id}".encode("utf-8", "surrogatepass"), digest_size=8
+    ).digest()
     return _from_bytes(digest, "little", signed=True)
 
 
@@ -309,7 +312,9 @@ def apply_event(
         if month < latest_month - TOO_OLD_MONTHS:
             return _TOO_OLD
     key = _from_bytes(
-        _blake2b(f"{event.source}\x00{event.id}".encode(), digest_size=8).digest(),
+        _blake2b(
+            f"{event.source}\x00{event.id}".encode("utf-8", "surrogatepass"), digest_size=8
+        ).digest(),
         "little",
         signed=True,
     )  # = dedup_key(event.source, event.id), inlined
