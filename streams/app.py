@@ -146,6 +146,8 @@ class ScorerApp:
             stream_wait_empty=False,
             stream_buffer_maxsize=8192,
             broker_max_poll_records=2000,
+            # Internal records carry up to 5,000 events (512 KiB): fetch many at once.
+            consumer_max_fetch_size=16 * 1024 * 1024,
             web_enabled=settings.web_enabled,
             web_bind=settings.web_bind,
             web_port=settings.web_port,
