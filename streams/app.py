@@ -320,8 +320,12 @@ class ScorerApp:
         state.clock_dirty = True
         closed = state.clock.closed_month
         first = slot.state.first_month
-        if closed is not None and first is not None:
-            start = max(first, min(month_of(event.time_ms) for event in events))
+        latest = slot.state.latest_time_ms
+        if closed is not None and first is not None and latest is not None:
+            # Months more than 13 before the org's latest cannot have changed (too_old),
+            # and their buckets may be pruned already.
+            oldest_touchable = month_of(latest) - 13
+            start = max(first, oldest_touchable, min(month_of(e.time_ms) for e in events))
             for month in range(start, closed + 1):
                 self._emit_monthly(state, slot, month, slot.revisions.get(month, 0))
         self._emit_live(state, org, slot)
