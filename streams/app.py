@@ -315,6 +315,7 @@ class ScorerApp:
         """A redelivered record was applied before a crash, but what it caused may not have
         reached the output (acks are awaited lazily): emit it again, same revisions."""
         self.metrics.redelivered.inc()
+        self._update_roster(state, org, slot)  # the crash may have hit between the writes
         for event in events:
             state.clock.advance(event.time_ms)
         state.clock_dirty = True
@@ -529,6 +530,8 @@ class ScorerApp:
             if partition_for_key(org, self.partitions) != partition:
                 continue
             first_month = orjson.loads(value)
+            if isinstance(first_month, list):  # early format: [first month, live owed]
+                first_month = first_month[0]
             if first_month is not None:
                 roster[org] = first_month
         self.rosters[partition] = roster
