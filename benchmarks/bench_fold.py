@@ -51,8 +51,14 @@ def make_events(count: int, seed: int = 7) -> list[Event]:
     start = parse_time_ms("2024-01-01T00:00:00Z")
     step = (730 * 24 * HOUR_MS) // max(count, 1)
     events = [
-        Event("org.profile", "org-1", "bench", "p", start,
-              {"products": ["sales_cloud", "service_cloud", "data_cloud", "platform"]})
+        Event(
+            "org.profile",
+            "org-1",
+            "bench",
+            "p",
+            start,
+            {"products": ["sales_cloud", "service_cloud", "data_cloud", "platform"]},
+        )
     ]
     for i in range(count - 1):
         event_type, data = _TEMPLATES[rng.randrange(len(_TEMPLATES))]
@@ -94,8 +100,10 @@ def main() -> None:
         return state
 
     best, median = _rates(len(events), fold_all, args.repeat)
-    print(f"events applied/s: {best:,.0f} (median {median:,.0f}; {len(events):,} events, "
-          f"{len(catalog.signals)} signals)")
+    print(
+        f"events applied/s: {best:,.0f} (median {median:,.0f}; {len(events):,} events, "
+        f"{len(catalog.signals)} signals)"
+    )
     best, median = _rates(len(events), fold_and_prune, args.repeat)
     print(f"events applied/s with prune every 100 events: {best:,.0f} (median {median:,.0f})")
 
@@ -104,11 +112,11 @@ def main() -> None:
     assert latest is not None
     month = month_of(latest) - 1
     n = args.evaluations
-    best, median = _rates(n, lambda: [live_record(catalog, state) for _ in range(n)],
-                          args.repeat)
+    best, median = _rates(n, lambda: [live_record(catalog, state) for _ in range(n)], args.repeat)
     print(f"live records/s: {best:,.0f} (median {median:,.0f})")
-    best, median = _rates(n, lambda: [monthly_record(catalog, state, month) for _ in range(n)],
-                          args.repeat)
+    best, median = _rates(
+        n, lambda: [monthly_record(catalog, state, month) for _ in range(n)], args.repeat
+    )
     print(f"monthly records/s: {best:,.0f} (median {median:,.0f})")
 
 

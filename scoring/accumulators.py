@@ -239,8 +239,10 @@ class MonthSamples:
         if count == 0:
             return None
         total = rational(self.sums[month])
-        return total // count if isinstance(total, int) and total % count == 0 else (
-            Fraction(total) / count
+        return (
+            total // count
+            if isinstance(total, int) and total % count == 0
+            else (Fraction(total) / count)
         )
 
     def prune(self, cutoff_month: int, latest_ms: int) -> None:

@@ -409,8 +409,9 @@ def catalog_from_dict(data: Mapping[str, object]) -> Catalog:
         raise _fail("signals", "must be a non-empty list")
     seen: set[str] = set()
     signals = tuple(_signal(raw, f"signals[{i}]", seen) for i, raw in enumerate(raw_signals))
-    weights_raw = _mapping(root.get("category_weights", DEFAULT_CATEGORY_WEIGHTS),
-                           "category_weights")
+    weights_raw = _mapping(
+        root.get("category_weights", DEFAULT_CATEGORY_WEIGHTS), "category_weights"
+    )
     weights: dict[str, Fraction] = {}
     for category in CATEGORIES:
         if category not in weights_raw:

@@ -207,9 +207,7 @@ def config(params: ConfigParams, accs: list[Accumulator] | None, ctx: EvalContex
     return floor_clamp(number), {"value": number}, False
 
 
-def evaluate_signal(
-    signal: Signal, accs: list[Accumulator] | None, ctx: EvalContext
-) -> KindResult:
+def evaluate_signal(signal: Signal, accs: list[Accumulator] | None, ctx: EvalContext) -> KindResult:
     params = signal.params
     if isinstance(params, RatioParams):
         return ratio(params, accs, ctx)

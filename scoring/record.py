@@ -93,8 +93,7 @@ def _trending(catalog: Catalog, current: Evaluation, previous: Evaluation | None
     if previous is None:
         return []
     changes: list[tuple[int, str]] = []
-    for signal, now, before in zip(catalog.signals, current.results, previous.results,
-                                   strict=True):
+    for signal, now, before in zip(catalog.signals, current.results, previous.results, strict=True):
         if now.score is not None and before.score is not None and now.score != before.score:
             changes.append((now.score - before.score, signal.id))
     changes.sort(key=lambda item: (-abs(item[0]), item[1]))
@@ -132,9 +131,7 @@ def _explain(catalog: Catalog, current: Evaluation, previous: Evaluation | None)
     ]
     previous_overall = None if previous is None else previous.rollup.overall
     overall = current.rollup.overall
-    change = (
-        None if previous_overall is None or overall is None else overall - previous_overall
-    )
+    change = None if previous_overall is None or overall is None else overall - previous_overall
     return {"previous_overall": previous_overall, "change": change, "contributions": contributions}
 
 

@@ -43,15 +43,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="input file, or - for stdin")
     parser.add_argument("--catalog", metavar="PATH", help="catalog file (default: built-in)")
     parser.add_argument(
-        "--grace", type=_seconds_ms, default=HOUR_MS, metavar="SECONDS",
+        "--grace",
+        type=_seconds_ms,
+        default=HOUR_MS,
+        metavar="SECONDS",
         help="month-close grace period (default 3600)",
     )
     parser.add_argument(
-        "--dedup-horizon", type=_seconds_ms, default=DEFAULT_DEDUP_HORIZON_MS,
-        metavar="SECONDS", help="duplicate horizon per org (default 86400)",
+        "--dedup-horizon",
+        type=_seconds_ms,
+        default=DEFAULT_DEDUP_HORIZON_MS,
+        metavar="SECONDS",
+        help="duplicate horizon per org (default 86400)",
     )
     parser.add_argument(
-        "--now", metavar="RFC3339",
+        "--now",
+        metavar="RFC3339",
         help="'now' for the future_timestamp check (default: the wall clock at start)",
     )
     parser.set_defaults(handler=run)

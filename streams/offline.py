@@ -71,8 +71,7 @@ class OfflineScorer:
         for rejection in decoded.rejections:
             result.rejected += 1
             result.rejections.append(
-                LineRejection(self.line_number, rejection.reason, rejection.detail,
-                              rejection.index)
+                LineRejection(self.line_number, rejection.reason, rejection.detail, rejection.index)
             )
         for index, event in decoded.events:
             if event.is_tick:

@@ -17,8 +17,15 @@ DEFAULT_CATALOG: Catalog = load_catalog(None)
 _ids = itertools.count(1)
 
 
-def ev(event_type: str, time: str, *, org: str = "org-1", ce_source: str = "test",
-       event_id: str | None = None, **data: Any) -> Event:
+def ev(
+    event_type: str,
+    time: str,
+    *,
+    org: str = "org-1",
+    ce_source: str = "test",
+    event_id: str | None = None,
+    **data: Any,
+) -> Event:
     """An Event as the decoder would hand it over (time as RFC 3339 text; ``ce_source`` is
     the CloudEvents attribute, ``source=`` goes to data like every other keyword)."""
     return Event(
@@ -31,16 +38,25 @@ def ev(event_type: str, time: str, *, org: str = "org-1", ce_source: str = "test
     )
 
 
-def fold(events: Iterable[Event], catalog: Catalog = DEFAULT_CATALOG, *,
-         org: str = "org-1", horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS) -> OrgState:
+def fold(
+    events: Iterable[Event],
+    catalog: Catalog = DEFAULT_CATALOG,
+    *,
+    org: str = "org-1",
+    horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS,
+) -> OrgState:
     state = new_org_state(org)
     for event in events:
         apply_event(catalog, state, event, dedup_horizon_ms=horizon_ms)
     return state
 
 
-def fold_outcomes(events: Iterable[Event], catalog: Catalog = DEFAULT_CATALOG, *,
-                  horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS) -> tuple[OrgState, list[Outcome]]:
+def fold_outcomes(
+    events: Iterable[Event],
+    catalog: Catalog = DEFAULT_CATALOG,
+    *,
+    horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS,
+) -> tuple[OrgState, list[Outcome]]:
     state = new_org_state("org-1")
     outcomes = [apply_event(catalog, state, e, dedup_horizon_ms=horizon_ms) for e in events]
     return state, outcomes
@@ -58,5 +74,8 @@ def month(period: str) -> int:
 
 def monthly_series(event_type: str, counts: dict[str, int], **data: Any) -> list[Event]:
     """One event per month (mid-month) carrying ``count`` = the month's count."""
-    return [ev(event_type, f"{period}-15T12:00:00Z", count=n, **data)
-            for period, n in counts.items() if n > 0]
+    return [
+        ev(event_type, f"{period}-15T12:00:00Z", count=n, **data)
+        for period, n in counts.items()
+        if n > 0
+    ]

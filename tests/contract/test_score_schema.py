@@ -26,16 +26,24 @@ VALIDATOR = jsonschema.Draft202012Validator(
 
 
 def _records(lines: list[bytes]) -> list[dict[str, Any]]:
-    result = score_lines(lines, DEFAULT_CATALOG, grace_ms=HOUR_MS, dedup_horizon_ms=86_400_000,
-                         now_ms=parse_time_ms("2026-11-27T00:00:00Z"))
+    result = score_lines(
+        lines,
+        DEFAULT_CATALOG,
+        grace_ms=HOUR_MS,
+        dedup_horizon_ms=86_400_000,
+        now_ms=parse_time_ms("2026-11-27T00:00:00Z"),
+    )
     # Validate what goes on the wire: the orjson encoding, parsed back.
     return [json.loads(orjson.dumps(r)) for r in result.records]
 
 
 def _readme_examples() -> list[bytes]:
     readme = Path(__file__).resolve().parents[2] / "schemas" / "README.md"
-    return [raw.encode() for raw in readme.read_text().splitlines()
-            if raw.startswith('{"specversion') or raw.startswith('[{"specversion')]
+    return [
+        raw.encode()
+        for raw in readme.read_text().splitlines()
+        if raw.startswith('{"specversion') or raw.startswith('[{"specversion')
+    ]
 
 
 def test_score_schema_is_valid() -> None:
@@ -58,13 +66,33 @@ def test_every_record_validates(source: str) -> None:
 @st.composite
 def telemetry(draw: st.DrawFn) -> list[bytes]:
     types = [
-        ("org.profile", lambda: {"products": draw(st.lists(st.sampled_from(
-            ["sales_cloud", "service_cloud", "data_cloud", "platform", "commerce_cloud"]),
-            max_size=3))}),
-        ("license.purchased", lambda: {"product": "sales_cloud",
-                                       "quantity": draw(st.integers(0, 9))}),
-        ("license.activated", lambda: {"product": "sales_cloud",
-                                       "count": draw(st.integers(1, 20))}),
+        (
+            "org.profile",
+            lambda: {
+                "products": draw(
+                    st.lists(
+                        st.sampled_from(
+                            [
+                                "sales_cloud",
+                                "service_cloud",
+                                "data_cloud",
+                                "platform",
+                                "commerce_cloud",
+                            ]
+                        ),
+                        max_size=3,
+                    )
+                )
+            },
+        ),
+        (
+            "license.purchased",
+            lambda: {"product": "sales_cloud", "quantity": draw(st.integers(0, 9))},
+        ),
+        (
+            "license.activated",
+            lambda: {"product": "sales_cloud", "count": draw(st.integers(1, 20))},
+        ),
         ("credits.provisioned", lambda: {"product": "data_cloud", "credits": 3.3}),
         ("credits.consumed", lambda: {"product": "data_cloud", "credits": 1.1}),
         ("case.created", lambda: {"product": "service_cloud"}),
@@ -78,9 +106,15 @@ def telemetry(draw: st.DrawFn) -> list[bytes]:
         event_type, make = draw(st.sampled_from(types))
         day = draw(st.integers(0, 420))
         t = parse_time_ms("2025-01-01T00:00:00Z") + day * 86_400_000
-        event = {"specversion": "1.0", "id": str(i), "source": "p", "type": event_type,
-                 "subject": draw(st.sampled_from(["x", "y"])), "time": format_time_ms(t),
-                 "data": make()}
+        event = {
+            "specversion": "1.0",
+            "id": str(i),
+            "source": "p",
+            "type": event_type,
+            "subject": draw(st.sampled_from(["x", "y"])),
+            "time": format_time_ms(t),
+            "data": make(),
+        }
         lines.append(json.dumps(event).encode())
     return lines
 

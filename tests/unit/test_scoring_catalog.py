@@ -29,14 +29,18 @@ SPEC_8 = [
     ("success.prom_threshold_reviews", "customer_expertise", "success", "indicator", "low"),
     ("learning.trailhead", "customer_expertise", "learning", "indicator", "low"),
     ("success.expert_coaching", "customer_expertise", "success", "recency", "medium"),
-    ("platform.apex_error_free_days", "technical_health", "efficiency", "error_free_days",
-     "high"),
+    ("platform.apex_error_free_days", "technical_health", "efficiency", "error_free_days", "high"),
     ("platform.page_performance", "technical_health", "efficiency", "threshold_average", "high"),
     ("platform.prom_alerts", "technical_health", "efficiency", "deduction", "medium"),
     ("platform.tech_debt_review", "technical_health", "customization", "recency", "medium"),
     ("platform.event_monitoring", "technical_health", "observability", "config", "low"),
-    ("platform.security_health_check", "technical_health", "operational_excellence", "config",
-     "medium"),
+    (
+        "platform.security_health_check",
+        "technical_health",
+        "operational_excellence",
+        "config",
+        "medium",
+    ),
 ]
 
 
@@ -50,10 +54,12 @@ def test_default_catalog_is_spec_section_8() -> None:
     catalog = load_catalog(None)
     assert [(s.id, s.category, s.group, s.kind, s.effort) for s in catalog.signals] == SPEC_8
     assert all(s.action and s.weight == 1 and s.policy == "exclude" for s in catalog.signals)
-    assert dict(catalog.category_weights) == {"product_adoption": 5, "customer_expertise": 2,
-                                              "technical_health": 3}
-    jsonschema.Draft202012Validator(load_schema("catalog.schema.json")).validate(
-        _default_dict())
+    assert dict(catalog.category_weights) == {
+        "product_adoption": 5,
+        "customer_expertise": 2,
+        "technical_health": 3,
+    }
+    jsonschema.Draft202012Validator(load_schema("catalog.schema.json")).validate(_default_dict())
 
 
 def test_catalog_schema_is_a_valid_draft_2020_12_schema() -> None:
@@ -75,24 +81,39 @@ def _mutate(path: list[Any], value: Any) -> dict[str, Any]:
         (["signals", 3, "kind"], "median", "signals[3].kind: unknown kind median"),
         (["signals", 12, "params", "good"], 5000, "signals[12].params.good: must be < bad"),
         (["signals", 12, "params", "good"], 6000, "signals[12].params.good: must be < bad"),
-        (["signals", 9, "params", "tiers"], [[0, 0], [5, 50], [1, 25]],
-         "signals[9].params.tiers[2][0]: tiers must be sorted ascending"),
-        (["signals", 10, "params", "tiers"], [[90, 100], [90, 50]],
-         "signals[10].params.tiers[1][0]: tiers must be sorted ascending"),
-        (["signals", 1, "id"], "sales_cloud.license_activation",
-         "signals[1].id: duplicate signal id"),
+        (
+            ["signals", 9, "params", "tiers"],
+            [[0, 0], [5, 50], [1, 25]],
+            "signals[9].params.tiers[2][0]: tiers must be sorted ascending",
+        ),
+        (
+            ["signals", 10, "params", "tiers"],
+            [[90, 100], [90, 50]],
+            "signals[10].params.tiers[1][0]: tiers must be sorted ascending",
+        ),
+        (
+            ["signals", 1, "id"],
+            "sales_cloud.license_activation",
+            "signals[1].id: duplicate signal id",
+        ),
         (["signals", 0, "category"], "happiness", "signals[0].category: must be one of"),
         (["signals", 0, "weight"], 0, "signals[0].weight: must be > 0"),
         (["signals", 0, "policy"], "ignore", "signals[0].policy: must be exclude or zero"),
         (["signals", 0, "effort"], "huge", "signals[0].effort: must be low, medium or high"),
         (["signals", 0, "action"], "", "signals[0].action: must be a non-empty string"),
-        (["signals", 4, "events", "where"], {"product": "sales_cloud"},
-         "signals[4].events.where.product: must equal the signal's group"),
+        (
+            ["signals", 4, "events", "where"],
+            {"product": "sales_cloud"},
+            "signals[4].events.where.product: must equal the signal's group",
+        ),
         (["signals", 4, "params", "variant"], "qoq", "signals[4].params.variant"),
         (["signals", 6, "params", "mode"], "maybe", "signals[6].params.mode"),
         (["signals", 9, "params", "tiers", 1], [1, 150], "signals[9].params.tiers[1][1]"),
-        (["category_weights", "technical_health"], -3,
-         "category_weights.technical_health: must be > 0"),
+        (
+            ["category_weights", "technical_health"],
+            -3,
+            "category_weights.technical_health: must be > 0",
+        ),
         (["signals"], [], "signals: must be a non-empty list"),
     ],
 )
@@ -138,8 +159,9 @@ def test_load_catalog_invalid_json(tmp_path: Path) -> None:
         (["signals", 12, "params", "good"], "fast", "$.signals[12].params.good"),
     ],
 )
-def test_load_catalog_schema_errors_name_the_json_path(tmp_path: Path, path: list[Any],
-                                                       value: Any, fragment: str) -> None:
+def test_load_catalog_schema_errors_name_the_json_path(
+    tmp_path: Path, path: list[Any], value: Any, fragment: str
+) -> None:
     file = tmp_path / "c.json"
     file.write_text(json.dumps(_mutate(path, value)))
     with pytest.raises(UsageError) as info:

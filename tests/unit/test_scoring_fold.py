@@ -44,19 +44,24 @@ def test_too_old_is_per_org_latest_month_minus_13() -> None:
 
 
 def test_first_event_of_an_org_is_never_too_old_and_first_seen_moves_earlier() -> None:
-    events = [ev("learning.completed", "2026-03-10T00:00:00Z", kind="badge"),
-              ev("learning.completed", "2025-12-10T00:00:00Z", kind="badge")]
+    events = [
+        ev("learning.completed", "2026-03-10T00:00:00Z", kind="badge"),
+        ev("learning.completed", "2025-12-10T00:00:00Z", kind="badge"),
+    ]
     state, outcomes = fold_outcomes(events)
     assert outcomes == [Outcome.ACCEPTED, Outcome.ACCEPTED]
     assert (state.first_time_ms, state.latest_time_ms) == (
-        parse_time_ms("2025-12-10T00:00:00Z"), parse_time_ms("2026-03-10T00:00:00Z"))
+        parse_time_ms("2025-12-10T00:00:00Z"),
+        parse_time_ms("2026-03-10T00:00:00Z"),
+    )
     assert state.first_month == month("2025-12")
 
 
 def test_too_old_wins_over_duplicate_and_changes_nothing() -> None:
     first = ev("learning.completed", "2025-01-10T00:00:00Z", kind="badge", event_id="x")
-    state, _ = fold_outcomes([first, ev("learning.completed", "2026-03-01T00:00:00Z",
-                                        kind="badge")])
+    state, _ = fold_outcomes(
+        [first, ev("learning.completed", "2026-03-01T00:00:00Z", kind="badge")]
+    )
     before = state_to_dict(state)
     assert apply_event(CAT, state, first, dedup_horizon_ms=400 * DAY_MS) is Outcome.TOO_OLD
     assert state_to_dict(state) == before
@@ -72,22 +77,46 @@ def test_duplicate_within_horizon_of_stream_time_after_acceptance() -> None:
     # A retry of a late event right after it is caught although its own time is old.
     assert apply_event(CAT, state, late, dedup_horizon_ms=H) is Outcome.DUPLICATE
     # The stream time moves on by exactly H: still a duplicate (stored >= L - H).
-    apply_event(CAT, state, ev("case.created", "2026-03-02T00:00:00Z",
-                               product="service_cloud"), dedup_horizon_ms=H)
+    apply_event(
+        CAT,
+        state,
+        ev("case.created", "2026-03-02T00:00:00Z", product="service_cloud"),
+        dedup_horizon_ms=H,
+    )
     assert apply_event(CAT, state, late, dedup_horizon_ms=H) is Outcome.DUPLICATE
     # One more millisecond: applied again, the documented price of bounded memory.
-    apply_event(CAT, state, ev("case.created", "2026-03-02T00:00:00.001Z",
-                               product="service_cloud"), dedup_horizon_ms=H)
+    apply_event(
+        CAT,
+        state,
+        ev("case.created", "2026-03-02T00:00:00.001Z", product="service_cloud"),
+        dedup_horizon_ms=H,
+    )
     assert apply_event(CAT, state, late, dedup_horizon_ms=H) is Outcome.ACCEPTED
 
 
 def test_first_copy_wins_and_source_is_part_of_the_identity() -> None:
-    a = ev("license.purchased", "2026-01-01T00:00:00Z", product="sales_cloud", quantity=10,
-           event_id="p")
-    b = ev("license.purchased", "2026-01-01T00:00:00Z", product="sales_cloud", quantity=99,
-           event_id="p")
-    c = ev("license.purchased", "2026-01-01T00:00:00Z", product="sales_cloud", quantity=50,
-           event_id="p", ce_source="other")
+    a = ev(
+        "license.purchased",
+        "2026-01-01T00:00:00Z",
+        product="sales_cloud",
+        quantity=10,
+        event_id="p",
+    )
+    b = ev(
+        "license.purchased",
+        "2026-01-01T00:00:00Z",
+        product="sales_cloud",
+        quantity=99,
+        event_id="p",
+    )
+    c = ev(
+        "license.purchased",
+        "2026-01-01T00:00:00Z",
+        product="sales_cloud",
+        quantity=50,
+        event_id="p",
+        ce_source="other",
+    )
     state, outcomes = fold_outcomes([a, b])
     assert outcomes == [Outcome.ACCEPTED, Outcome.DUPLICATE]
     assert signal(live_record(CAT, state), "sales_cloud.license_activation")["inputs"]["den"] == 10
@@ -108,8 +137,12 @@ def test_dedup_memory_forgets_the_earliest_acceptance_first() -> None:
 
 
 def test_prune_drops_only_stale_dedup_ids() -> None:
-    state = fold([ev("coaching.attended", "2026-01-01T00:00:00Z", event_id="a"),
-                  ev("coaching.attended", "2026-01-03T00:00:00Z", event_id="b")])
+    state = fold(
+        [
+            ev("coaching.attended", "2026-01-01T00:00:00Z", event_id="a"),
+            ev("coaching.attended", "2026-01-03T00:00:00Z", event_id="b"),
+        ]
+    )
     prune(state, dedup_horizon_ms=H)
     assert list(state.dedup) == [dedup_key("test", "b")]
 
@@ -127,9 +160,11 @@ def test_profile_removal_and_permanent_purchase() -> None:
 
     def statuses(period: str) -> tuple[str, str, str]:
         record = monthly_record(CAT, state, month(period))
-        return (signal(record, "sales_cloud.license_activation")["status"],
-                signal(record, "service_cloud.swarming")["status"],
-                signal(record, "platform.apex_error_free_days")["status"])
+        return (
+            signal(record, "sales_cloud.license_activation")["status"],
+            signal(record, "service_cloud.swarming")["status"],
+            signal(record, "platform.apex_error_free_days")["status"],
+        )
 
     assert statuses("2025-01") == ("no_data", "ok", "ok")
     assert statuses("2025-02") == ("ok", "ok", "ok")
@@ -138,8 +173,9 @@ def test_profile_removal_and_permanent_purchase() -> None:
 
 
 def test_ownership_from_zero_quantity_purchase_is_not_given() -> None:
-    state = fold([ev("license.purchased", "2025-01-01T00:00:00Z", product="sales_cloud",
-                     quantity=0)])
+    state = fold(
+        [ev("license.purchased", "2025-01-01T00:00:00Z", product="sales_cloud", quantity=0)]
+    )
     record = live_record(CAT, state)
     assert signal(record, "sales_cloud.license_activation")["status"] == "not_applicable"
     assert record["categories"]["technical_health"]["available"] is False
@@ -148,10 +184,12 @@ def test_ownership_from_zero_quantity_purchase_is_not_given() -> None:
 
 def test_latest_wins_tie_goes_to_later_arrival_and_out_of_order_is_by_time() -> None:
     setting = "security_health_check_score"
-    events = [ev("org.profile", "2025-01-01T00:00:00Z", products=["platform"]),
-              ev("config.changed", "2025-01-10T00:00:00Z", setting=setting, value=80),
-              ev("config.changed", "2025-01-05T00:00:00Z", setting=setting, value=20),
-              ev("config.changed", "2025-01-10T00:00:00Z", setting=setting, value=60)]
+    events = [
+        ev("org.profile", "2025-01-01T00:00:00Z", products=["platform"]),
+        ev("config.changed", "2025-01-10T00:00:00Z", setting=setting, value=80),
+        ev("config.changed", "2025-01-05T00:00:00Z", setting=setting, value=20),
+        ev("config.changed", "2025-01-10T00:00:00Z", setting=setting, value=60),
+    ]
     state = fold(events)
     assert signal(live_record(CAT, state), "platform.security_health_check")["score"] == 60
 
@@ -162,12 +200,17 @@ def test_latest_wins_tie_goes_to_later_arrival_and_out_of_order_is_by_time() -> 
 def test_state_round_trips_through_json() -> None:
     events = [
         ev("org.profile", "2025-01-01T00:00:00Z", products=["platform", "data_cloud"]),
-        ev("credits.provisioned", "2025-01-02T00:00:00Z", product="data_cloud",
-           credits=Fraction("10.5")),
+        ev(
+            "credits.provisioned",
+            "2025-01-02T00:00:00Z",
+            product="data_cloud",
+            credits=Fraction("10.5"),
+        ),
         ev("credits.consumed", "2025-01-03T00:00:00Z", product="data_cloud", credits=0.1),
         ev("feature.used", "2025-01-04T00:00:00Z", product="data_cloud", feature="x"),
-        ev("config.changed", "2025-01-05T00:00:00Z", setting="event_monitoring_enabled",
-           value=True),
+        ev(
+            "config.changed", "2025-01-05T00:00:00Z", setting="event_monitoring_enabled", value=True
+        ),
         ev("performance.sampled", "2025-01-06T00:00:00Z", metric="ept_ms", value=0.5),
         ev("error.occurred", "2025-01-07T00:00:00Z", source="apex"),
         ev("coaching.attended", "2025-01-08T00:00:00Z"),
@@ -178,15 +221,22 @@ def test_state_round_trips_through_json() -> None:
     restored = state_from_dict(data)
     assert restored == state
     assert (restored.org_id, restored.first_month, restored.latest_time_ms) == (
-        state.org_id, state.first_month, state.latest_time_ms)
+        state.org_id,
+        state.first_month,
+        state.latest_time_ms,
+    )
     assert live_record(CAT, restored) == live_record(CAT, state)
     # The dedup memory survives: a repeat is still a duplicate after a restore.
     assert apply_event(CAT, restored, events[-1], dedup_horizon_ms=H) is Outcome.DUPLICATE
 
 
 def test_full_dedup_memory_stays_small() -> None:
-    state = fold([ev("coaching.attended", "2026-01-01T00:00:00Z", event_id=f"i{i}")
-                  for i in range(MAX_DEDUP_IDS)])
+    state = fold(
+        [
+            ev("coaching.attended", "2026-01-01T00:00:00Z", event_id=f"i{i}")
+            for i in range(MAX_DEDUP_IDS)
+        ]
+    )
     size = len(json.dumps(state_to_dict(state)))
     assert size < 450_000  # documented bound: 20,000 x 16 bytes, base64
 
@@ -194,44 +244,60 @@ def test_full_dedup_memory_stays_small() -> None:
 # ----------------------------------------------------------------- properties
 
 _BASE_MS = parse_time_ms("2024-01-01T00:00:00Z")
-_PRODUCTS = ["sales_cloud", "service_cloud", "field_service", "data_cloud", "commerce_cloud",
-             "platform"]
+_PRODUCTS = [
+    "sales_cloud",
+    "service_cloud",
+    "field_service",
+    "data_cloud",
+    "commerce_cloud",
+    "platform",
+]
 
 
 @st.composite
-def events_strategy(draw: st.DrawFn, *, span_days: int, max_size: int = 40,
-                    unique: bool = True) -> list[Event]:
+def events_strategy(
+    draw: st.DrawFn, *, span_days: int, max_size: int = 40, unique: bool = True
+) -> list[Event]:
     count = draw(st.integers(1, max_size))
-    offsets = draw(st.lists(st.integers(0, span_days * DAY_MS), min_size=count,
-                            max_size=count, unique=unique))
+    offsets = draw(
+        st.lists(st.integers(0, span_days * DAY_MS), min_size=count, max_size=count, unique=unique)
+    )
     events = []
     for i, offset in enumerate(offsets):
         kind = draw(st.integers(0, 13))
         product = draw(st.sampled_from(_PRODUCTS))
         data: dict[str, Any]
         if kind == 0:
-            event_type, data = "org.profile", {"products": draw(
-                st.lists(st.sampled_from(_PRODUCTS), max_size=3))}
+            event_type, data = (
+                "org.profile",
+                {"products": draw(st.lists(st.sampled_from(_PRODUCTS), max_size=3))},
+            )
         elif kind == 1:
-            event_type, data = "license.purchased", {"product": product,
-                                                     "quantity": draw(st.integers(0, 50))}
+            event_type, data = (
+                "license.purchased",
+                {"product": product, "quantity": draw(st.integers(0, 50))},
+            )
         elif kind == 2:
             event_type = draw(st.sampled_from(["license.activated", "license.deactivated"]))
             data = {"product": product, "count": draw(st.integers(1, 30))}
         elif kind == 3:
             event_type = draw(st.sampled_from(["credits.provisioned", "credits.consumed"]))
-            data = {"product": "data_cloud",
-                    "credits": draw(st.sampled_from([0, 1, Fraction("0.1"), 2.5, 1000]))}
+            data = {
+                "product": "data_cloud",
+                "credits": draw(st.sampled_from([0, 1, Fraction("0.1"), 2.5, 1000])),
+            }
         elif kind == 4:
-            event_type = draw(st.sampled_from(["work_order.created", "case.created",
-                                               "order.placed"]))
+            event_type = draw(
+                st.sampled_from(["work_order.created", "case.created", "order.placed"])
+            )
             data = {"product": product, "count": draw(st.integers(1, 20))}
         elif kind == 5:
-            event_type, data = "feature.used", {"product": "service_cloud",
-                                                "feature": "swarming"}
+            event_type, data = "feature.used", {"product": "service_cloud", "feature": "swarming"}
         elif kind == 6:
-            event_type, data = "review.completed", {"program": "proactive_monitoring",
-                                                    "review": "threshold"}
+            event_type, data = (
+                "review.completed",
+                {"program": "proactive_monitoring", "review": "threshold"},
+            )
         elif kind == 7:
             event_type, data = "learning.completed", {"kind": "badge"}
         elif kind == 8:
@@ -239,19 +305,31 @@ def events_strategy(draw: st.DrawFn, *, span_days: int, max_size: int = 40,
         elif kind == 9:
             event_type, data = "error.occurred", {"source": "apex", "count": 2}
         elif kind == 10:
-            event_type, data = "performance.sampled", {
-                "metric": "ept_ms", "value": draw(st.sampled_from([100, 2000.5, 4999, 7000])),
-                "count": draw(st.integers(1, 5))}
+            event_type, data = (
+                "performance.sampled",
+                {
+                    "metric": "ept_ms",
+                    "value": draw(st.sampled_from([100, 2000.5, 4999, 7000])),
+                    "count": draw(st.integers(1, 5)),
+                },
+            )
         elif kind == 11:
-            event_type, data = "alert.triggered", {
-                "severity": draw(st.sampled_from(["warning", "critical"])), "metric": "m"}
+            event_type, data = (
+                "alert.triggered",
+                {"severity": draw(st.sampled_from(["warning", "critical"])), "metric": "m"},
+            )
         elif kind == 12:
             event_type, data = "customization.reviewed", {}
         else:
-            event_type, data = "config.changed", {
-                "setting": draw(st.sampled_from(["event_monitoring_enabled",
-                                                 "security_health_check_score"])),
-                "value": draw(st.sampled_from([True, False, 0, 55, Fraction("99.5")]))}
+            event_type, data = (
+                "config.changed",
+                {
+                    "setting": draw(
+                        st.sampled_from(["event_monitoring_enabled", "security_health_check_score"])
+                    ),
+                    "value": draw(st.sampled_from([True, False, 0, 55, Fraction("99.5")])),
+                },
+            )
         events.append(Event(event_type, "org-1", "prop", f"id{i}", _BASE_MS + offset, data))
     return events
 
@@ -273,8 +351,7 @@ def _check_scores(record: dict[str, Any]) -> None:
         assert score is None or (type(score) is int and 0 <= score <= 100)
 
 
-_SETTINGS = settings(max_examples=60, deadline=None,
-                     suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_SETTINGS
@@ -291,8 +368,9 @@ def test_permuting_an_orgs_events_changes_nothing(events: list[Event], rng: Any)
 
 @_SETTINGS
 @given(events_strategy(span_days=500), st.data())
-def test_a_duplicate_inside_the_horizon_changes_nothing(events: list[Event],
-                                                        data: st.DataObject) -> None:
+def test_a_duplicate_inside_the_horizon_changes_nothing(
+    events: list[Event], data: st.DataObject
+) -> None:
     # Amended property (c): repeat an accepted event right after it (stream time unchanged).
     state = new_org_state("org-1")
     index = data.draw(st.integers(0, len(events) - 1))
@@ -314,8 +392,10 @@ def test_events_after_month_m_do_not_change_its_monthly_record(
     m = state.first_month + month_offset
     end_ms = parse_time_ms(f"{m // 12:04d}-{m % 12 + 1:02d}-01T00:00:00Z")
     cutoff = end_ms + 31 * DAY_MS
-    appended = [Event(e.type, e.subject, e.source, "late-" + e.id, cutoff + e.time_ms - _BASE_MS,
-                      e.data) for e in later]
+    appended = [
+        Event(e.type, e.subject, e.source, "late-" + e.id, cutoff + e.time_ms - _BASE_MS, e.data)
+        for e in later
+    ]
     before = monthly_record(CAT, state, m)
     after_state = fold(events + appended)
     assert monthly_record(CAT, after_state, m) == before
@@ -326,8 +406,10 @@ def test_events_after_month_m_do_not_change_its_monthly_record(
 def test_pruned_state_gives_the_records_of_the_unpruned_one(events: list[Event]) -> None:
     # Events in arrival order with out-of-order times and repeats; the worker prunes after
     # each event; every month it can still emit (>= latest month - 13) must not change.
-    events = [Event(e.type, e.subject, e.source, e.id if i % 3 else "dup", e.time_ms, e.data)
-              for i, e in enumerate(events)]
+    events = [
+        Event(e.type, e.subject, e.source, e.id if i % 3 else "dup", e.time_ms, e.data)
+        for i, e in enumerate(events)
+    ]
     full = new_org_state("org-1")
     pruned = new_org_state("org-1")
     for i, event in enumerate(events):
@@ -344,10 +426,11 @@ def test_pruned_state_gives_the_records_of_the_unpruned_one(events: list[Event])
 
 
 def test_prune_drops_old_buckets_but_keeps_their_snapshot() -> None:
-    events = [ev("org.profile", "2022-01-01T00:00:00Z", products=["sales_cloud", "platform"]),
-              ev("license.purchased", "2022-01-02T00:00:00Z", product="sales_cloud",
-                 quantity=40),
-              ev("customization.reviewed", "2022-01-03T00:00:00Z")]
+    events = [
+        ev("org.profile", "2022-01-01T00:00:00Z", products=["sales_cloud", "platform"]),
+        ev("license.purchased", "2022-01-02T00:00:00Z", product="sales_cloud", quantity=40),
+        ev("customization.reviewed", "2022-01-03T00:00:00Z"),
+    ]
     for i in range(40):
         m = month("2022-01") + i
         period = f"{m // 12:04d}-{m % 12 + 1:02d}"

@@ -16,10 +16,12 @@ def _months(first: str, count: int) -> list[str]:
 
 
 def test_ratio_67_activated_of_100_purchased_scores_67() -> None:
-    state = fold([
-        ev("license.purchased", "2026-01-02T00:00:00Z", product="sales_cloud", quantity=100),
-        ev("license.activated", "2026-01-03T00:00:00Z", product="sales_cloud", count=67),
-    ])
+    state = fold(
+        [
+            ev("license.purchased", "2026-01-02T00:00:00Z", product="sales_cloud", quantity=100),
+            ev("license.activated", "2026-01-03T00:00:00Z", product="sales_cloud", count=67),
+        ]
+    )
     record = monthly_record(_catalog(), state, month("2026-01"))
     entry = signal(record, "sales_cloud.license_activation")
     assert (entry["score"], entry["inputs"]) == (67, {"num": 67, "den": 100})
@@ -31,20 +33,23 @@ def test_ratio_67_activated_of_100_purchased_scores_67() -> None:
 )
 def test_growth_avg12_golden(last: int, baseline: int, expected: int) -> None:
     history = _months("2025-01", 12)
-    events = [ev("license.purchased", "2025-01-01T00:00:00Z", product="field_service",
-                 quantity=5)]
-    events += [ev("work_order.created", f"{p}-10T00:00:00Z", product="field_service",
-                  count=baseline) for p in history]
-    events.append(ev("work_order.created", "2026-01-20T00:00:00Z", product="field_service",
-                     count=last))
+    events = [ev("license.purchased", "2025-01-01T00:00:00Z", product="field_service", quantity=5)]
+    events += [
+        ev("work_order.created", f"{p}-10T00:00:00Z", product="field_service", count=baseline)
+        for p in history
+    ]
+    events.append(
+        ev("work_order.created", "2026-01-20T00:00:00Z", product="field_service", count=last)
+    )
     record = monthly_record(_catalog(), fold(events), month("2026-01"))
     entry = signal(record, "field_service.work_order_growth")
     assert entry["inputs"] == {"last": last, "baseline": baseline}
     assert entry["score"] == expected == (50 * last) // baseline
 
 
-@pytest.mark.parametrize(("last", "baseline", "expected"),
-                         [(693, 564, 61), (499, 564, 44), (15, 12, 62), (13, 15, 43)])
+@pytest.mark.parametrize(
+    ("last", "baseline", "expected"), [(693, 564, 61), (499, 564, 44), (15, 12, 62), (13, 15, 43)]
+)
 def test_growth_yoy_golden(last: int, baseline: int, expected: int) -> None:
     events = [
         ev("license.purchased", "2025-01-01T00:00:00Z", product="service_cloud", quantity=5),
@@ -61,11 +66,19 @@ def test_growth_yoy_golden(last: int, baseline: int, expected: int) -> None:
 @pytest.mark.parametrize(("reviews", "expected"), [(0, 0), (1, 50), (2, 100), (7, 100)])
 def test_threshold_review_tiers(reviews: int, expected: int) -> None:
     events = [ev("learning.completed", "2026-01-01T00:00:00Z", kind="badge")]
-    events += [ev("review.completed", f"2026-01-{2 + i:02d}T00:00:00Z",
-                  program="proactive_monitoring", review="threshold") for i in range(reviews)]
+    events += [
+        ev(
+            "review.completed",
+            f"2026-01-{2 + i:02d}T00:00:00Z",
+            program="proactive_monitoring",
+            review="threshold",
+        )
+        for i in range(reviews)
+    ]
     # Other programs and reviews do not match the signal's filter.
-    events.append(ev("review.completed", "2026-01-20T00:00:00Z", program="other",
-                     review="threshold"))
+    events.append(
+        ev("review.completed", "2026-01-20T00:00:00Z", program="other", review="threshold")
+    )
     record = monthly_record(_catalog(), fold(events), month("2026-01"))
     entry = signal(record, "success.prom_threshold_reviews")
     assert (entry["score"], entry["inputs"]) == (expected, {"count": reviews})
@@ -75,30 +88,46 @@ def test_threshold_review_tiers(reviews: int, expected: int) -> None:
 def test_binary_indicator_used_or_not(used: bool, expected: int) -> None:
     events = [ev("org.profile", "2026-01-01T00:00:00Z", products=["service_cloud"])]
     if used:
-        events.append(ev("feature.used", "2026-01-20T00:00:00Z", product="service_cloud",
-                         feature="swarming"))
-    events.append(ev("feature.used", "2026-01-21T00:00:00Z", product="service_cloud",
-                     feature="other"))
+        events.append(
+            ev("feature.used", "2026-01-20T00:00:00Z", product="service_cloud", feature="swarming")
+        )
+    events.append(
+        ev("feature.used", "2026-01-21T00:00:00Z", product="service_cloud", feature="other")
+    )
     record = monthly_record(_catalog(), fold(events), month("2026-01"))
     assert signal(record, "service_cloud.swarming")["score"] == expected
 
 
 def _three_category_catalog() -> dict[str, object]:
     def sig(sid: str, category: str, group: str) -> dict[str, object]:
-        return {"id": sid, "kind": "config", "category": category, "group": group,
-                "effort": "low", "action": "a", "events": {"types": ["config.changed"],
-                                                           "where": {"setting": sid}}}
-    return {"name": "t", "version": "1", "signals": [
-        sig("pa", "product_adoption", "p"), sig("ce", "customer_expertise", "c"),
-        sig("th", "technical_health", "t")]}
+        return {
+            "id": sid,
+            "kind": "config",
+            "category": category,
+            "group": group,
+            "effort": "low",
+            "action": "a",
+            "events": {"types": ["config.changed"], "where": {"setting": sid}},
+        }
+
+    return {
+        "name": "t",
+        "version": "1",
+        "signals": [
+            sig("pa", "product_adoption", "p"),
+            sig("ce", "customer_expertise", "c"),
+            sig("th", "technical_health", "t"),
+        ],
+    }
 
 
 @pytest.mark.parametrize(
     ("scores", "overall"),
     [((61, 44, 70), 60), ((61, 44, None), 56), ((None, None, None), None), ((None, 44, None), 44)],
 )
-def test_overall_weights_5_2_3_renormalised(scores: tuple[int | None, ...],
-                                            overall: int | None) -> None:
+def test_overall_weights_5_2_3_renormalised(
+    scores: tuple[int | None, ...], overall: int | None
+) -> None:
     catalog = catalog_from_dict(_three_category_catalog())
     rollup = roll_up(catalog, list(scores))
     assert rollup.overall == overall
@@ -112,12 +141,20 @@ def test_commerce_only_org_is_scored_5_to_2() -> None:
     # Owns only commerce_cloud (not a core product): technical health is unavailable.
     history = _months("2025-01", 12)
     events = [ev("org.profile", "2025-01-01T00:00:00Z", products=["commerce_cloud"])]
-    events += [ev("order.placed", f"{p}-10T00:00:00Z", product="commerce_cloud", count=564)
-               for p in history]
+    events += [
+        ev("order.placed", f"{p}-10T00:00:00Z", product="commerce_cloud", count=564)
+        for p in history
+    ]
     events.append(ev("order.placed", "2026-01-10T00:00:00Z", product="commerce_cloud", count=693))
     events += [ev("learning.completed", "2026-01-11T00:00:00Z", kind="badge")] * 1
-    events.append(ev("review.completed", "2026-01-12T00:00:00Z", program="proactive_monitoring",
-                     review="threshold"))
+    events.append(
+        ev(
+            "review.completed",
+            "2026-01-12T00:00:00Z",
+            program="proactive_monitoring",
+            review="threshold",
+        )
+    )
     record = monthly_record(_catalog(), fold(events), month("2026-01"))
     categories = record["categories"]
     assert categories["technical_health"]["available"] is False

@@ -23,9 +23,16 @@ from scoring.numbers import (
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(5, 5), (5.0, 5), (0.1, Decimal("0.1")), (1234.5, Decimal("1234.5")),
-     (1e-7, Decimal("1E-7")), (Fraction(3, 4), Decimal("0.75")), (Fraction(4, 2), 2),
-     (Fraction(1, 3), Fraction(1, 3))],
+    [
+        (5, 5),
+        (5.0, 5),
+        (0.1, Decimal("0.1")),
+        (1234.5, Decimal("1234.5")),
+        (1e-7, Decimal("1E-7")),
+        (Fraction(3, 4), Decimal("0.75")),
+        (Fraction(4, 2), 2),
+        (Fraction(1, 3), Fraction(1, 3)),
+    ],
 )
 def test_fold_amount_is_the_decimal_literal(value: object, expected: object) -> None:
     result = fold_amount(value)
@@ -45,12 +52,15 @@ def test_point_one_plus_point_two_is_point_three() -> None:
     assert floor_div_clamp(100 * rational(total), Fraction(3, 10)) == 100
 
 
-finite_floats = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False,
-                          allow_infinity=False)
+finite_floats = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False)
 
 
-@given(st.lists(st.one_of(finite_floats, st.integers(-10**9, 10**9),
-                          st.fractions(max_denominator=50)), max_size=30))
+@given(
+    st.lists(
+        st.one_of(finite_floats, st.integers(-(10**9), 10**9), st.fractions(max_denominator=50)),
+        max_size=30,
+    )
+)
 def test_sums_equal_exact_rational_sums(values: list[object]) -> None:
     total: object = 0
     expected = Fraction(0)
@@ -68,16 +78,29 @@ def test_sums_equal_exact_rational_sums(values: list[object]) -> None:
 
 @pytest.mark.parametrize(
     ("value", "encoded"),
-    [(7, 7), (Decimal("1234.50"), "1234.5"), (Decimal("3.000"), 3), (Fraction(1, 3), "1/3"),
-     (Decimal("1E-7"), "1E-7")],
+    [
+        (7, 7),
+        (Decimal("1234.50"), "1234.5"),
+        (Decimal("3.000"), 3),
+        (Fraction(1, 3), "1/3"),
+        (Decimal("1E-7"), "1E-7"),
+    ],
 )
 def test_encode_number(value: object, encoded: object) -> None:
     assert encode_number(value) == encoded  # type: ignore[arg-type]
     assert decode_number(encoded) == value
 
 
-@pytest.mark.parametrize(("num", "den", "expected"),
-                         [(6700, 100, 67), (-3, 2, 0), (700, 2, 100), (Fraction(1, 3), 1, 0),
-                          (200, -3, 0), (-200, -3, 66)])
+@pytest.mark.parametrize(
+    ("num", "den", "expected"),
+    [
+        (6700, 100, 67),
+        (-3, 2, 0),
+        (700, 2, 100),
+        (Fraction(1, 3), 1, 0),
+        (200, -3, 0),
+        (-200, -3, 66),
+    ],
+)
 def test_floor_div_clamp(num: object, den: object, expected: int) -> None:
     assert floor_div_clamp(num, den) == expected  # type: ignore[arg-type]
