@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 import faust
@@ -28,10 +29,16 @@ from streams.topics import ensure_topics
 log = logging.getLogger("csscore.worker")
 
 
+def _stop_during_startup(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
     logging.basicConfig(
         level=loglevel, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # Until Faust installs its own handlers, SIGTERM means "stop before starting": exit 0.
+    signal.signal(signal.SIGTERM, _stop_during_startup)
     catalog = load_catalog(settings.catalog_path)
     security = KafkaSecurity.from_env()
     try:
