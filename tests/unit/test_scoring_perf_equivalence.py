@@ -1,0 +1,117 @@
+"""Byte-identical records across the evaluation speed-ups (issues 3 and 8).
+
+The golden files under ``tests/data/scoring/`` were written by the scoring code *before*
+the record/roll-up optimisations; these tests score the same generated telemetry again
+and compare the JSON text of every record, field order and number formatting included.
+
+- ``perf_equivalence_offline.jsonl``: ``score_lines`` over 30 orgs x 15 months with
+  poison lines and duplicates (every monthly record and the final live record per org).
+- ``perf_equivalence_stream.jsonl``: records taken *while* folding (as the worker does),
+  pruning every 100 events, so the same org state is evaluated at many versions: this is
+  what would catch a stale cached previous-month evaluation.
+
+Regenerate (only from a commit whose output is known good):
+``PYTHONPATH=. .venv/bin/python tests/unit/test_scoring_perf_equivalence.py --write``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from scoring.fold import DEFAULT_DEDUP_HORIZON_MS, Outcome, apply_event, prune
+from scoring.record import live_record, monthly_record
+from scoring.state import OrgState, new_org_state, state_from_dict, state_to_dict
+from scoring.timeutil import HOUR_MS, parse_time_ms
+from streams.decoding import decode_record
+from streams.generate import generate_lines
+from streams.offline import score_lines
+from tests.scoring_support import DEFAULT_CATALOG
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "scoring"
+OFFLINE_GOLDEN = DATA / "perf_equivalence_offline.jsonl"
+STREAM_GOLDEN = DATA / "perf_equivalence_stream.jsonl"
+NOW = "2026-09-10T00:00:00Z"
+
+
+def _text(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+
+
+def offline_lines() -> list[str]:
+    """Every record of a 30-org, 15-month run with 3% poison and 5% duplicates."""
+    lines = generate_lines(30, 15, 11, start="2025-06", now=NOW, bad_rate=0.03, dup_rate=0.05)
+    result = score_lines(
+        lines,
+        DEFAULT_CATALOG,
+        grace_ms=HOUR_MS,
+        dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS,
+        now_ms=parse_time_ms(NOW),
+    )
+    summary = {
+        "accepted": result.accepted,
+        "rejected": result.rejected,
+        "duplicates": result.duplicates,
+    }
+    return [_text(summary)] + [_text(record) for record in result.records]
+
+
+def stream_lines() -> Iterator[str]:
+    """Records evaluated mid-fold: every 150th accepted event of an org yields its live
+    record and the monthly record of its previous month (revision = events so far); the
+    state is pruned every 100 events and round-tripped through its JSON form now and then."""
+    now_ms = parse_time_ms(NOW)
+    states: dict[str, OrgState] = {}
+    counts: dict[str, int] = {}
+    lines = generate_lines(6, 15, 23, start="2025-06", now=NOW, bad_rate=0.02, dup_rate=0.05)
+    for number, raw in enumerate(lines):
+        for _index, event in decode_record(raw, now_ms).events:
+            if event.is_tick:
+                continue
+            state = states.get(event.subject)
+            if state is None:
+                state = states[event.subject] = new_org_state(event.subject)
+            outcome = apply_event(
+                DEFAULT_CATALOG, state, event, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS
+            )
+            if outcome is not Outcome.ACCEPTED:
+                continue
+            count = counts[event.subject] = counts.get(event.subject, 0) + 1
+            if count % 100 == 0:
+                prune(state, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS)
+            if count % 700 == 0:
+                state = states[event.subject] = state_from_dict(state_to_dict(state))
+            if count % 150 == 0:
+                assert state.latest_month is not None
+                yield _text(live_record(DEFAULT_CATALOG, state, revision=number))
+                yield _text(monthly_record(DEFAULT_CATALOG, state, state.latest_month - 1))
+    for org_id in sorted(states):
+        yield _text(live_record(DEFAULT_CATALOG, states[org_id]))
+
+
+def _compare(golden: Path, produced: list[str]) -> None:
+    expected = golden.read_text(encoding="utf-8").splitlines()
+    assert len(produced) == len(expected)
+    for line_number, (got, want) in enumerate(zip(produced, expected, strict=True), start=1):
+        assert got == want, f"{golden.name} line {line_number} differs"
+
+
+def test_offline_scoring_matches_the_pre_optimisation_golden_output() -> None:
+    _compare(OFFLINE_GOLDEN, offline_lines())
+
+
+def test_mid_fold_records_match_the_pre_optimisation_golden_output() -> None:
+    _compare(STREAM_GOLDEN, list(stream_lines()))
+
+
+def _write() -> None:
+    for path, produced in ((OFFLINE_GOLDEN, offline_lines()), (STREAM_GOLDEN, stream_lines())):
+        path.write_text("".join(f"{line}\n" for line in produced), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        _write()
