@@ -1,10 +1,36 @@
-"""Placeholder: the owning issue replaces this module."""
+"""``csscore bench``: the performance benchmark of issue 8 (``streams.bench``)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from streams.errors import UsageError
+
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Nothing registered yet."""
+    bench = subparsers.add_parser(
+        "bench",
+        help="measure throughput, latency, memory and scaling against a real broker",
+        description=(
+            "Raw consumer baseline, the scorer end to end (single-event and 100-event "
+            "records), latency at 50 %% load, memory and recovery, one vs two workers, and "
+            "the Quix Streams / naive Faust peers. Uses KAFKA_BOOTSTRAP_SERVERS when it "
+            "answers, else an embedded broker in a temporary directory."
+        ),
+    )
+    bench.add_argument("--orgs", type=int, default=10_000, help="orgs the events spread over")
+    bench.add_argument("--events", type=int, default=None, help="events per throughput phase")
+    bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    bench.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.orgs < 1 or (args.events is not None and args.events < 1):
+        raise UsageError("--orgs and --events must be >= 1")
+    # Imported here: the other commands should not pay for aiokafka at start.
+    from streams.bench import run_bench
+
+    run_bench(args.orgs, args.events, args.quick, args.json)
+    return 0
