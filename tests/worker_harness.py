@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from tests.kafka_helpers import consume_all, end_offsets
 
@@ -115,6 +116,8 @@ async def committed_offsets(bootstrap: str, group: str, topics: Iterable[str]) -
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
+    except KafkaError:  # e.g. the group coordinator is not there yet on a fresh broker
+        return {}
     finally:
         await admin.close()
     wanted = set(topics)
