@@ -331,6 +331,8 @@ def apply_event(
     if first is None or time_ms < first:
         state.first_time_ms = time_ms
     seq = state.seq = state.seq + 1
+    if month != state.latest_month:  # before the latest month: see OrgState.backfill_seq
+        state.backfill_seq = seq
     dedup[key] = latest
     if stored is not None:
         dedup.move_to_end(key)  # order of latest acceptance

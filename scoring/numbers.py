@@ -169,3 +169,43 @@ def decode_number(raw: object) -> Amount:
             return normalise(Fraction(raw))
         return Decimal(raw)
     raise TypeError(f"not a stored number: {type(raw).__name__}")
+
+
+# ----------------------------------------------------------------- integer-pair evaluation
+# Evaluation speed (issue 8): a rational as a pair of ints (numerator, denominator > 0),
+# never reduced. Reduction changes no value, and every use below (floor, comparison,
+# half-even rounding) depends only on the value, so results equal the Fraction ones while
+# skipping Fraction's gcd on every operation.
+
+Ratio = tuple[int, int]
+
+
+def amount_ratio(amount: Amount) -> Ratio:
+    """The exact value of an Amount as (numerator, denominator > 0)."""
+    if isinstance(amount, int):
+        return amount, 1
+    if isinstance(amount, Decimal):
+        return amount.as_integer_ratio()
+    return amount.numerator, amount.denominator
+
+
+def floor_ratio_clamp(numerator: int, denominator: int) -> int:
+    """floor(numerator / denominator) clamped to 0..100; ``denominator`` is non-zero."""
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    return max(0, min(100, numerator // denominator))
+
+
+def output_ratio(numerator: int, denominator: int) -> int | float:
+    """:func:`output_number` of numerator / denominator (``denominator`` > 0): integral
+    values as ints, the others rounded half to even to 6 decimals."""
+    if denominator == 1:
+        return numerator
+    micro, remainder = divmod(numerator * _MICRO, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and micro & 1):
+        micro += 1
+    if micro % _MICRO == 0:
+        return micro // _MICRO
+    # int / int is correctly rounded, like float() of the equal Fraction.
+    return micro / _MICRO

@@ -4,72 +4,181 @@
 ``live_record`` evaluates at T = the org's latest time (events with time <= T). Both
 return plain dicts (ints, strs, bools, None, lists, dicts; non-integer numbers rounded to
 6 decimals half to even and emitted as floats) in the field order of spec 6.
+
+Speed (issue 8; ``benchmarks/bench_fold.py``): a per-catalog plan holds each signal's
+compiled evaluator and roll-up indexes; the roll-up keeps its integer sums so that each
+recommendation candidate and each explain share costs a few integer operations; and the
+monthly evaluation of month M-1 (trending, explain) is memoised on the org state while no
+accepted event can have changed it (see :func:`_monthly_evaluation`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from fractions import Fraction
+import math
 from typing import Any
 
-from scoring.catalog import CATEGORIES, Catalog, Signal
-from scoring.kinds import EvalContext, Inputs, evaluate_signal
-from scoring.numbers import output_number
-from scoring.rollup import RollUp, band, effective_weights, roll_up
+from scoring.catalog import CATEGORIES, Catalog
+from scoring.kinds import EvalContext, Evaluator, Inputs, compile_signal
+from scoring.numbers import output_number, output_ratio
+from scoring.rollup import RollUpPlan, Totals, band, effective_weights, roll_up_plan
 from scoring.state import OrgState
 from scoring.timeutil import format_period, format_time_ms, month_of, month_start_ms
 
 SCHEMA_ID = "css.score/v1"
 MAX_TRENDING = 5
 MAX_RECOMMENDATIONS = 3
+# Monthly evaluations memoised per org: the worker asks for M-1 (live records, the
+# monthly record of M) and re-emits a few recent months; older entries are dropped.
+MAX_MEMOISED_MONTHS = 4
+
+# Applicability (spec 5, 9): customer expertise always; technical health through any core
+# product; product adoption through the signal's own product (its group).
+_ALWAYS, _CORE, _OWN_PRODUCT = 0, 1, 2
+_NOT_APPLICABLE, _NO_DATA, _OK = "not_applicable", "no_data", "ok"
 
 
-@dataclass(frozen=True, slots=True)
-class SignalResult:
-    status: str  # ok | no_data | not_applicable
-    score: int | None  # None unless scored (policy zero scores no_data as 0)
-    inputs: Inputs
-    projected: bool
+class _SignalPlan:
+    __slots__ = (
+        "action",
+        "applies",
+        "category",
+        "effort",
+        "effort_rank",
+        "evaluate",
+        "group",
+        "id",
+        "kind",
+        "zero_policy",
+    )
 
-
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    ctx: EvalContext
-    results: list[SignalResult]
-    rollup: RollUp
-
-
-def _owns(state: OrgState, product: str, ctx: EvalContext) -> bool:
-    """Ownership at T (spec 5, 9): permanent through a purchase/provisioning before T, or
-    through the latest org.profile at T."""
-    since = state.owned_since.get(product)
-    if since is not None and (since <= ctx.t_ms if ctx.live else since < ctx.t_ms):
-        return True
-    found, products = state.profiles.value_through(ctx.month)
-    return found and isinstance(products, tuple) and product in products
-
-
-def _applicable(catalog: Catalog, signal: Signal, state: OrgState, ctx: EvalContext) -> bool:
-    if signal.category == "customer_expertise":
-        return True
-    if signal.category == "technical_health":
-        return any(_owns(state, product, ctx) for product in catalog.core_products)
-    return _owns(state, signal.group, ctx)
-
-
-def evaluate(catalog: Catalog, state: OrgState, ctx: EvalContext) -> Evaluation:
-    results: list[SignalResult] = []
-    for signal in catalog.signals:
-        if not _applicable(catalog, signal, state, ctx):
-            results.append(SignalResult("not_applicable", None, {}, False))
-            continue
-        score, inputs, projected = evaluate_signal(signal, state.signals.get(signal.id), ctx)
-        if score is None:
-            zero = 0 if signal.policy == "zero" else None
-            results.append(SignalResult("no_data", zero, inputs, False))
+    def __init__(self, catalog: Catalog, index: int, effort_scale: int) -> None:
+        signal = catalog.signals[index]
+        self.id = signal.id
+        self.kind = signal.kind
+        self.category = signal.category
+        self.group = signal.group
+        self.effort = signal.effort
+        self.action = signal.action
+        self.effort_rank = effort_scale // signal.effort_points
+        self.zero_policy = signal.policy == "zero"
+        self.evaluate: Evaluator = compile_signal(signal)
+        if signal.category == "customer_expertise":
+            self.applies = _ALWAYS
+        elif signal.category == "technical_health":
+            self.applies = _CORE
         else:
-            results.append(SignalResult("ok", score, inputs, projected))
-    return Evaluation(ctx, results, roll_up(catalog, [r.score for r in results]))
+            self.applies = _OWN_PRODUCT
+
+
+class _RecordPlan:
+    """A catalog compiled for evaluation (built once per catalog)."""
+
+    __slots__ = ("catalog", "output_category_weights", "rollup", "signals")
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.rollup: RollUpPlan = roll_up_plan(catalog)
+        # gain / effort_points ranks like gain x (lcm of all efforts / effort_points).
+        effort_scale = math.lcm(*(signal.effort_points for signal in catalog.signals))
+        self.signals = tuple(
+            _SignalPlan(catalog, index, effort_scale) for index in range(len(catalog.signals))
+        )
+        self.output_category_weights = tuple(
+            output_number(catalog.category_weights[category]) for category in CATEGORIES
+        )
+
+
+# The plan of the catalog used last (a worker uses one catalog): checked by identity.
+_last_plan: _RecordPlan | None = None
+
+
+def _plan_for(catalog: Catalog) -> _RecordPlan:
+    global _last_plan
+    plan = _last_plan
+    if plan is None or plan.catalog is not catalog or plan.rollup is not roll_up_plan(catalog):
+        plan = _last_plan = _RecordPlan(catalog)
+    return plan
+
+
+class Evaluation:
+    """Every signal's result at one context, in catalog order, and the roll-up sums."""
+
+    __slots__ = ("ctx", "inputs", "projected", "scores", "statuses", "totals")
+
+    def __init__(
+        self,
+        ctx: EvalContext,
+        scores: list[int | None],
+        statuses: list[str],
+        inputs: list[Inputs],
+        projected: list[bool],
+        totals: Totals,
+    ) -> None:
+        self.ctx = ctx
+        self.scores = scores  # None unless scored (policy zero scores no_data as 0)
+        self.statuses = statuses  # ok | no_data | not_applicable
+        self.inputs = inputs
+        self.projected = projected
+        self.totals = totals
+
+
+def evaluate(plan: _RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation:
+    t_ms, live = ctx.t_ms, ctx.live
+    owned_since = state.owned_since
+    profile: tuple[str, ...] | None = None  # products of the latest org.profile at T
+    profile_read = False
+    owned: dict[str, bool] = {}
+
+    def owns(product: str) -> bool:
+        """Ownership at T (spec 5, 9): permanent through a purchase/provisioning before
+        T, or through the latest org.profile at T."""
+        nonlocal profile, profile_read
+        since = owned_since.get(product)
+        if since is not None and (since <= t_ms if live else since < t_ms):
+            return True
+        if not profile_read:
+            profile_read = True
+            found, products = state.profiles.value_through(ctx.month)
+            profile = products if found and isinstance(products, tuple) else None
+        return profile is not None and product in profile
+
+    core_owned: bool | None = None
+    core_products = plan.catalog.core_products
+    accumulators = state.signals
+    scores: list[int | None] = []
+    statuses: list[str] = []
+    inputs_list: list[Inputs] = []
+    projected_list: list[bool] = []
+    for signal in plan.signals:
+        applies = signal.applies
+        if applies == _CORE:
+            if core_owned is None:
+                core_owned = any(owns(product) for product in core_products)
+            applicable = core_owned
+        elif applies == _OWN_PRODUCT:
+            product = signal.group
+            known = owned.get(product)
+            applicable = owned[product] = owns(product) if known is None else known
+        else:
+            applicable = True
+        if not applicable:
+            scores.append(None)
+            statuses.append(_NOT_APPLICABLE)
+            inputs_list.append({})
+            projected_list.append(False)
+            continue
+        score, inputs, projected = signal.evaluate(accumulators.get(signal.id), ctx)
+        if score is None:
+            scores.append(0 if signal.zero_policy else None)
+            statuses.append(_NO_DATA)
+            projected_list.append(False)
+        else:
+            scores.append(score)
+            statuses.append(_OK)
+            projected_list.append(projected)
+        inputs_list.append(inputs)
+    totals = Totals(plan.rollup, scores)
+    return Evaluation(ctx, scores, statuses, inputs_list, projected_list, totals)
 
 
 def _monthly_context(state: OrgState, month: int) -> EvalContext:
@@ -82,78 +191,145 @@ def _monthly_context(state: OrgState, month: int) -> EvalContext:
     )
 
 
-def _output_inputs(inputs: Inputs) -> dict[str, Any]:
-    return {
-        key: value if value is None or isinstance(value, bool) else output_number(value)
-        for key, value in inputs.items()
-    }
+def _monthly_evaluation(plan: _RecordPlan, state: OrgState, month: int) -> Evaluation:
+    """The evaluation of ``month`` at its close, memoised on ``state``.
+
+    An entry computed at arrival counter ``seq`` stays exact while the state has the same
+    ``seq`` (no accepted event since), or, for a month before the latest month at the time
+    (closed for the org), while no accepted event has fallen before the latest month
+    since (``backfill_seq``): every other event lies in a later month, which a monthly
+    evaluation of ``month`` never reads (times >= T, months > M, ownership from after T).
+    Pruning keeps every month >= its cutoff exact, so only months below it are refused.
+    """
+    cache: dict[int, Any] = state.evaluations
+    entry = cache.get(month)
+    pruned_month = state.pruned_month
+    if entry is not None and (pruned_month is None or month >= pruned_month):
+        catalog, seq, latest_month, evaluation = entry
+        if catalog is plan.catalog and (
+            seq == state.seq
+            or (latest_month is not None and month < latest_month and state.backfill_seq <= seq)
+        ):
+            return evaluation  # type: ignore[no-any-return]
+    evaluation = evaluate(plan, state, _monthly_context(state, month))
+    cache.pop(month, None)
+    while len(cache) >= MAX_MEMOISED_MONTHS:
+        del cache[next(iter(cache))]
+    cache[month] = (plan.catalog, state.seq, state.latest_month, evaluation)
+    return evaluation
 
 
-def _trending(catalog: Catalog, current: Evaluation, previous: Evaluation | None) -> list[Any]:
+def _trending(plan: _RecordPlan, current: Evaluation, previous: Evaluation | None) -> list[Any]:
     if previous is None:
         return []
     changes: list[tuple[int, str]] = []
-    for signal, now, before in zip(catalog.signals, current.results, previous.results, strict=True):
-        if now.score is not None and before.score is not None and now.score != before.score:
-            changes.append((now.score - before.score, signal.id))
+    for signal, now, before in zip(plan.signals, current.scores, previous.scores, strict=True):
+        if now is not None and before is not None and now != before:
+            changes.append((now - before, signal.id))
     changes.sort(key=lambda item: (-abs(item[0]), item[1]))
     return [{"id": signal_id, "change": change} for change, signal_id in changes[:MAX_TRENDING]]
 
 
-def _recommendations(catalog: Catalog, current: Evaluation) -> list[Any]:
-    scores = [r.score for r in current.results]
-    overall_now = current.rollup.overall or 0
-    ranked: list[tuple[Fraction, int, str, Signal]] = []
-    for index, (signal, result) in enumerate(zip(catalog.signals, current.results, strict=True)):
-        if result.status == "not_applicable" or (result.score or 0) >= 100:
+def _recommendations(plan: _RecordPlan, current: Evaluation) -> list[Any]:
+    """The signals whose rise to 100 gains the most overall points per effort point."""
+    totals = current.totals
+    rollup = plan.rollup
+    scores = current.scores
+    overall_now = totals.overall or 0
+    ranked: list[tuple[int, int, str, _SignalPlan]] = []
+    for index, (signal, status, score) in enumerate(
+        zip(plan.signals, current.statuses, scores, strict=True)
+    ):
+        if status == _NOT_APPLICABLE or (score or 0) >= 100:
             continue
-        boosted = list(scores)
-        boosted[index] = 100
-        overall_boosted = roll_up(catalog, boosted).overall or 0
+        if rollup.all_positive:
+            overall_boosted = totals.overall_with(rollup, index, score, 100)
+        else:
+            boosted = list(scores)
+            boosted[index] = 100
+            overall_boosted = Totals(rollup, boosted).overall or 0
         gain = overall_boosted - overall_now
         if gain > 0:
-            ranked.append((Fraction(gain, signal.effort_points), gain, signal.id, signal))
+            ranked.append((gain * signal.effort_rank, gain, signal.id, signal))
     ranked.sort(key=lambda item: (-item[0], -item[1], item[2]))
     return [
         {"signal": signal.id, "gain": gain, "effort": signal.effort, "action": signal.action}
-        for _ratio, gain, _id, signal in ranked[:MAX_RECOMMENDATIONS]
+        for _rank, gain, _id, signal in ranked[:MAX_RECOMMENDATIONS]
     ]
 
 
-def _explain(catalog: Catalog, current: Evaluation, previous: Evaluation | None) -> dict[str, Any]:
-    scores = [r.score for r in current.results]
-    contributions = [
-        {"signal": signal.id, "points": output_number(score * share)}
-        for signal, score, share in zip(
-            catalog.signals, scores, effective_weights(catalog, scores), strict=True
+def _contributions(plan: _RecordPlan, current: Evaluation) -> list[Any]:
+    """Each taking-part signal's points: score x its exact share of the overall (weight /
+    group weight / groups in its category x category weight / weights of the categories
+    taking part); integer weights scale every level alike, so the shares are unchanged."""
+    scores = current.scores
+    rollup = plan.rollup
+    if not rollup.all_positive:
+        return [
+            {"signal": signal.id, "points": output_number(score * share)}
+            for signal, score, share in zip(
+                plan.signals, scores, effective_weights(plan.catalog, scores), strict=True
+            )
+            if score is not None and share is not None
+        ]
+    totals = current.totals
+    weight_sums = totals.weight_sums
+    category_counts = totals.category_counts
+    category_weights = rollup.category_weights
+    group_category = rollup.group_category
+    total_weight = totals.total_weight
+    contributions = []
+    for signal, score, group_index, weight in zip(
+        plan.signals, scores, rollup.signal_groups, rollup.signal_weights, strict=True
+    ):
+        if score is None:
+            continue
+        category_index = group_category[group_index]
+        points = output_ratio(
+            score * weight * category_weights[category_index],
+            weight_sums[group_index] * category_counts[category_index] * total_weight,
         )
-        if score is not None and share is not None
-    ]
-    previous_overall = None if previous is None else previous.rollup.overall
-    overall = current.rollup.overall
+        contributions.append({"signal": signal.id, "points": points})
+    return contributions
+
+
+def _explain(plan: _RecordPlan, current: Evaluation, previous: Evaluation | None) -> dict[str, Any]:
+    previous_overall = None if previous is None else previous.totals.overall
+    overall = current.totals.overall
     change = None if previous_overall is None or overall is None else overall - previous_overall
-    return {"previous_overall": previous_overall, "change": change, "contributions": contributions}
+    return {
+        "previous_overall": previous_overall,
+        "change": change,
+        "contributions": _contributions(plan, current),
+    }
 
 
 def _record(
-    catalog: Catalog, state: OrgState, ctx: EvalContext, kind: str, revision: int
+    plan: _RecordPlan,
+    state: OrgState,
+    current: Evaluation,
+    kind: str,
+    revision: int,
 ) -> dict[str, Any]:
-    current = evaluate(catalog, state, ctx)
+    ctx = current.ctx
+    catalog = plan.catalog
     # Trending and explain compare with month M-1 evaluated as a monthly record, unless
     # M-1 is before the org's first month (spec 9).
     previous = None
     if ctx.month - 1 >= ctx.first_month:
-        previous = evaluate(catalog, state, _monthly_context(state, ctx.month - 1))
-    rollup = current.rollup
+        previous = _monthly_evaluation(plan, state, ctx.month - 1)
+    totals = current.totals
+    groups = totals.groups_by_category(plan.rollup)
     categories: dict[str, Any] = {}
-    for category in CATEGORIES:
-        score = rollup.categories[category]
+    for category, score, weight in zip(
+        CATEGORIES, totals.category_scores, plan.output_category_weights, strict=True
+    ):
         categories[category] = {
             "score": score,
             "band": band(score),
             "available": score is not None,
-            "weight": output_number(catalog.category_weights[category]),
-            "groups": dict(rollup.groups[category]),
+            "weight": weight,
+            "groups": groups[category],
         }
     signals = [
         {
@@ -161,14 +337,23 @@ def _record(
             "kind": signal.kind,
             "category": signal.category,
             "group": signal.group,
-            "score": result.score,
-            "band": band(result.score),
-            "status": result.status,
-            "inputs": _output_inputs(result.inputs),
-            "projected": result.projected,
+            "score": score,
+            "band": band(score),
+            "status": status,
+            # A copy: a memoised evaluation may serve several records.
+            "inputs": dict(inputs),
+            "projected": projected,
         }
-        for signal, result in zip(catalog.signals, current.results, strict=True)
+        for signal, score, status, inputs, projected in zip(
+            plan.signals,
+            current.scores,
+            current.statuses,
+            current.inputs,
+            current.projected,
+            strict=True,
+        )
     ]
+    overall = totals.overall
     return {
         "schema": SCHEMA_ID,
         "org_id": state.org_id,
@@ -177,12 +362,12 @@ def _record(
         "as_of": format_time_ms(ctx.t_ms),
         "revision": revision,
         "catalog": {"name": catalog.name, "version": catalog.version},
-        "overall": {"score": rollup.overall, "band": band(rollup.overall)},
+        "overall": {"score": overall, "band": band(overall)},
         "categories": categories,
         "signals": signals,
-        "trending": _trending(catalog, current, previous),
-        "recommendations": _recommendations(catalog, current),
-        "explain": _explain(catalog, current, previous),
+        "trending": _trending(plan, current, previous),
+        "recommendations": _recommendations(plan, current),
+        "explain": _explain(plan, current, previous),
     }
 
 
@@ -190,7 +375,9 @@ def monthly_record(
     catalog: Catalog, state: OrgState, month: int, *, revision: int = 0
 ) -> dict[str, Any]:
     """The record of month ``month`` (a month index), evaluated at its close."""
-    return _record(catalog, state, _monthly_context(state, month), "monthly", revision)
+    plan = _plan_for(catalog)
+    current = _monthly_evaluation(plan, state, month)
+    return _record(plan, state, current, "monthly", revision)
 
 
 def live_record(catalog: Catalog, state: OrgState, *, revision: int = 0) -> dict[str, Any]:
@@ -203,4 +390,5 @@ def live_record(catalog: Catalog, state: OrgState, *, revision: int = 0) -> dict
     ctx = EvalContext(
         month=month, t_ms=t_ms, live=True, first_month=month if first_month is None else first_month
     )
-    return _record(catalog, state, ctx, "live", revision)
+    plan = _plan_for(catalog)
+    return _record(plan, state, evaluate(plan, state, ctx), "live", revision)

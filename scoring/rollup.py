@@ -32,47 +32,140 @@ def band(score: int | None) -> str | None:
     return "excellent"
 
 
+class RollUpPlan:
+    """Per-catalog index tables of the roll-up (built once per catalog): each signal's
+    group and integer weight, each group's category, each category's integer weight."""
+
+    __slots__ = (
+        "all_positive",
+        "catalog",
+        "category_weights",
+        "group_category",
+        "group_keys",
+        "signal_groups",
+        "signal_weights",
+    )
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.group_keys = catalog.group_keys
+        self.signal_groups = catalog.signal_group_index
+        self.signal_weights = catalog.signal_int_weights
+        self.category_weights = catalog.category_int_weights
+        self.group_category = tuple(CATEGORIES.index(c) for c, _g in catalog.group_keys)
+        # The catalog check makes every weight > 0, which :meth:`Totals.overall_with`
+        # relies on; a hand-built catalog with a zero weight takes the full roll-up.
+        self.all_positive = all(w > 0 for w in (*self.signal_weights, *self.category_weights))
+
+
+# The plan of the catalog used last (a worker uses one catalog): checked by identity.
+_last_plan: RollUpPlan | None = None
+
+
+def roll_up_plan(catalog: Catalog) -> RollUpPlan:
+    global _last_plan
+    plan = _last_plan
+    if plan is None or plan.catalog is not catalog:
+        plan = _last_plan = RollUpPlan(catalog)
+    return plan
+
+
+class Totals:
+    """The integer sums behind a roll-up, kept so that a one-signal change (a
+    recommendation's "what if this signal were 100") and the explain shares are computed
+    from them without rolling everything up again."""
+
+    __slots__ = (
+        "category_counts",
+        "category_scores",
+        "category_sums",
+        "group_scores",
+        "overall",
+        "total",
+        "total_weight",
+        "weight_sums",
+        "weighted",
+    )
+
+    def __init__(self, plan: RollUpPlan, scores: Sequence[int | None]) -> None:
+        group_count = len(plan.group_keys)
+        weighted = [0] * group_count
+        weight_sums = [0] * group_count
+        for group_index, weight, score in zip(
+            plan.signal_groups, plan.signal_weights, scores, strict=True
+        ):
+            if score is not None:
+                weighted[group_index] += weight * score
+                weight_sums[group_index] += weight
+        group_scores: list[int | None] = [None] * group_count
+        category_sums = [0] * len(CATEGORIES)
+        category_counts = [0] * len(CATEGORIES)
+        for index, category_index in enumerate(plan.group_category):
+            weight_sum = weight_sums[index]
+            if weight_sum:
+                group_score = min(100, weighted[index] // weight_sum)
+                group_scores[index] = group_score
+                category_sums[category_index] += group_score
+                category_counts[category_index] += 1
+        category_scores: list[int | None] = [None] * len(CATEGORIES)
+        total = 0
+        total_weight = 0
+        for category_index, category_weight in enumerate(plan.category_weights):
+            count = category_counts[category_index]
+            if count:
+                category_score = category_sums[category_index] // count
+                category_scores[category_index] = category_score
+                total += category_weight * category_score
+                total_weight += category_weight
+        self.weighted = weighted
+        self.weight_sums = weight_sums
+        self.group_scores = group_scores
+        self.category_sums = category_sums
+        self.category_counts = category_counts
+        self.category_scores = category_scores
+        self.total = total
+        self.total_weight = total_weight
+        self.overall = total // total_weight if total_weight else None
+
+    def overall_with(self, plan: RollUpPlan, signal_index: int, old: int | None, new: int) -> int:
+        """The overall score if signal ``signal_index`` scored ``new`` instead of ``old``:
+        only its group, its category and the overall change (same integer floors)."""
+        group_index = plan.signal_groups[signal_index]
+        weight = plan.signal_weights[signal_index]
+        weighted = self.weighted[group_index] + weight * (new - (old or 0))
+        weight_sum = self.weight_sums[group_index] + (weight if old is None else 0)
+        group_score = min(100, weighted // weight_sum)
+        old_group = self.group_scores[group_index]
+        category_index = plan.group_category[group_index]
+        category_sum = self.category_sums[category_index] - (old_group or 0) + group_score
+        category_count = self.category_counts[category_index] + (old_group is None)
+        category_score = category_sum // category_count
+        old_category = self.category_scores[category_index]
+        category_weight = plan.category_weights[category_index]
+        total = self.total + category_weight * (category_score - (old_category or 0))
+        total_weight = self.total_weight + (category_weight if old_category is None else 0)
+        return total // total_weight
+
+    def groups_by_category(self, plan: RollUpPlan) -> dict[str, dict[str, int | None]]:
+        groups: dict[str, dict[str, int | None]] = {category: {} for category in CATEGORIES}
+        for (category, group), score in zip(plan.group_keys, self.group_scores, strict=True):
+            groups[category][group] = score
+        return groups
+
+
 def roll_up(catalog: Catalog, scores: Sequence[int | None]) -> RollUp:
     """``scores`` follows catalog order; None = not taking part.
 
     Integer arithmetic throughout (weights pre-scaled to integers by the catalog): every
     level is floor(weighted sum / weight sum) of non-negative integers, so ``//`` is exact.
     """
-    group_keys = catalog.group_keys
-    weighted = [0] * len(group_keys)
-    weight_sums = [0] * len(group_keys)
-    for group_index, weight, score in zip(
-        catalog.signal_group_index, catalog.signal_int_weights, scores, strict=True
-    ):
-        if score is not None:
-            weighted[group_index] += weight * score
-            weight_sums[group_index] += weight
-    groups: dict[str, dict[str, int | None]] = {category: {} for category in CATEGORIES}
-    category_sums = dict.fromkeys(CATEGORIES, 0)
-    category_counts = dict.fromkeys(CATEGORIES, 0)
-    for index, (category, group) in enumerate(group_keys):
-        weight_sum = weight_sums[index]
-        if weight_sum:
-            group_score = min(100, weighted[index] // weight_sum)
-            groups[category][group] = group_score
-            category_sums[category] += group_score
-            category_counts[category] += 1
-        else:
-            groups[category][group] = None
-    categories: dict[str, int | None] = {}
-    total = 0
-    total_weight = 0
-    for category, category_weight in zip(CATEGORIES, catalog.category_int_weights, strict=True):
-        count = category_counts[category]
-        if count:
-            category_score = category_sums[category] // count
-            categories[category] = category_score
-            total += category_weight * category_score
-            total_weight += category_weight
-        else:
-            categories[category] = None
-    overall = total // total_weight if total_weight else None
-    return RollUp(groups, categories, overall)
+    plan = roll_up_plan(catalog)
+    totals = Totals(plan, scores)
+    return RollUp(
+        totals.groups_by_category(plan),
+        dict(zip(CATEGORIES, totals.category_scores, strict=True)),
+        totals.overall,
+    )
 
 
 def effective_weights(catalog: Catalog, scores: Sequence[int | None]) -> list[Fraction | None]:

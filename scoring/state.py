@@ -27,7 +27,9 @@ class OrgState:
     """Mutable per-org fold state (see :mod:`scoring.fold` for how events change it)."""
 
     __slots__ = (
+        "backfill_seq",
         "dedup",
+        "evaluations",
         "first_time_ms",
         "latest_month",
         "latest_time_ms",
@@ -58,6 +60,13 @@ class OrgState:
         # Retention cutoff month of the last prune (not serialised: a restored state is
         # pruned in full once more, which changes nothing).
         self.pruned_month: int | None = None
+        # Memo of monthly evaluations (scoring.record), not serialised. ``backfill_seq`` is
+        # the seq of the last accepted event that fell before the org's latest month: any
+        # other accepted event lies in or after the latest month, so it cannot change the
+        # evaluation of an earlier closed month. Only ``scoring.fold`` mutates a state, and
+        # every change it makes to what a record reads comes with a new ``seq``.
+        self.backfill_seq = 0
+        self.evaluations: dict[int, Any] = {}
 
     @property
     def first_month(self) -> int | None:
