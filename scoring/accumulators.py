@@ -12,10 +12,13 @@ pruned and unpruned states give identical records for those months.
 
 from __future__ import annotations
 
+import decimal
+import operator
 from fractions import Fraction
 from typing import Any
 
 from scoring.numbers import (
+    EXACT_CONTEXT,
     Amount,
     Number,
     add_amount,
@@ -49,29 +52,15 @@ class MonthSums:
 
     def amount_through(self, month: int) -> Amount:
         """Exact sum of ``base`` and the buckets up to ``month`` (ints summed directly)."""
-        amounts = [amount for m, amount in self.buckets.items() if m <= month]
-        return _sum_amounts(self.base, amounts)
+        buckets = self.buckets
+        if buckets and max(buckets) <= month:  # live: no bucket lies after the latest month
+            return _sum_amounts(self.base, list(buckets.values()))
+        return _sum_amounts(self.base, [a for m, a in buckets.items() if m <= month])
 
     def amount_between(self, first: int, last: int) -> Amount:
         """Exact sum of the buckets of months ``first..last`` inclusive."""
-        amounts = [amount for m, amount in self.buckets.items() if first <= m <= last]
-        return _sum_amounts(0, amounts)
-
-    def total_through(self, month: int) -> Number:
-        """Everything up to and including ``month`` (running gauges)."""
-        total: Amount = self.base
-        for bucket_month, amount in self.buckets.items():
-            if bucket_month <= month:
-                total = add_amount(total, amount)
-        return rational(total)
-
-    def total_between(self, first: int, last: int) -> Number:
-        """Months ``first..last`` inclusive (year sums)."""
-        total: Amount = 0
-        for bucket_month, amount in self.buckets.items():
-            if first <= bucket_month <= last:
-                total = add_amount(total, amount)
-        return rational(total)
+        get = self.buckets.get
+        return _sum_amounts(0, [a for a in map(get, range(first, last + 1)) if a is not None])
 
     def prune(self, cutoff_month: int, latest_ms: int) -> None:
         old = [m for m in self.buckets if m < cutoff_month]
@@ -93,14 +82,27 @@ class MonthSums:
         return acc
 
 
+_INTS_ONLY = frozenset({int})
+
+
 def _sum_amounts(start: Amount, amounts: list[Amount]) -> Amount:
-    # Counts and licence gauges are ints: one C-level sum instead of add_amount per bucket.
-    if type(start) is int and all(type(amount) is int for amount in amounts):
-        return start + sum(amounts)
+    """Exact ``start + sum(amounts)``: ints (counts, licence gauges) in one C-level sum;
+    ints and Decimals in one sum under the exact context (it never rounds, and traps
+    Inexact if it ever would); anything with a Fraction pairwise."""
+    kinds = set(map(type, amounts))
+    kinds.add(type(start))
+    if kinds <= _INTS_ONLY:
+        return sum(amounts, start)
+    if Fraction not in kinds:
+        with decimal.localcontext(EXACT_CONTEXT):
+            return sum(amounts, start)
     total = start
     for amount in amounts:
         total = add_amount(total, amount)
     return total
+
+
+_TIME_SEQ = operator.itemgetter(0, 1)
 
 
 class LatestValues:
@@ -124,15 +126,11 @@ class LatestValues:
 
     def value_through(self, month: int) -> tuple[bool, Value]:
         """(found, value) of the winner among months <= ``month``."""
-        best: tuple[int, int, Value] | None = None
-        for bucket_month, entry in self.buckets.items():
-            if bucket_month <= month and (
-                best is None or (entry[0], entry[1]) > (best[0], best[1])
-            ):
-                best = entry
-        if best is None:
+        entries = [entry for m, entry in self.buckets.items() if m <= month]
+        if not entries:
             return False, None
-        return True, best[2]
+        # max() keeps the first of equal keys, as a strict ">" scan does.
+        return True, max(entries, key=_TIME_SEQ)[2]
 
     def prune(self, cutoff_month: int, latest_ms: int) -> None:
         # Older months collapse into their winner, filed under the month before the cutoff.
@@ -320,7 +318,7 @@ class WindowEvents:
     def count_through(self, t_ms: int) -> int:
         """Events with T - N days <= time <= T (live records)."""
         low = t_ms - self.window_ms
-        return sum(1 for time_ms in self.recent if low <= time_ms <= t_ms)
+        return len([time_ms for time_ms in self.recent if low <= time_ms <= t_ms])
 
     def prune(self, cutoff_month: int, latest_ms: int) -> None:
         first_day = (month_start_ms(cutoff_month) - self.window_ms) // DAY_MS

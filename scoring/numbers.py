@@ -29,6 +29,9 @@ _EXACT = decimal.Context(
     traps=[decimal.Inexact, decimal.Rounded, decimal.InvalidOperation, decimal.Overflow],
 )
 
+# The same context for callers that sum many amounts at once (decimal.localcontext).
+EXACT_CONTEXT = _EXACT
+
 _MICRO = 1_000_000
 
 

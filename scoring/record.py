@@ -310,6 +310,8 @@ def _record(
     current: Evaluation,
     kind: str,
     revision: int,
+    *,
+    memoised: bool,
 ) -> dict[str, Any]:
     ctx = current.ctx
     catalog = plan.catalog
@@ -340,8 +342,8 @@ def _record(
             "score": score,
             "band": band(score),
             "status": status,
-            # A copy: a memoised evaluation may serve several records.
-            "inputs": dict(inputs),
+            # A memoised evaluation may serve several records: each gets its own copy.
+            "inputs": dict(inputs) if memoised else inputs,
             "projected": projected,
         }
         for signal, score, status, inputs, projected in zip(
@@ -377,7 +379,7 @@ def monthly_record(
     """The record of month ``month`` (a month index), evaluated at its close."""
     plan = _plan_for(catalog)
     current = _monthly_evaluation(plan, state, month)
-    return _record(plan, state, current, "monthly", revision)
+    return _record(plan, state, current, "monthly", revision, memoised=True)
 
 
 def live_record(catalog: Catalog, state: OrgState, *, revision: int = 0) -> dict[str, Any]:
@@ -391,4 +393,5 @@ def live_record(catalog: Catalog, state: OrgState, *, revision: int = 0) -> dict
         month=month, t_ms=t_ms, live=True, first_month=month if first_month is None else first_month
     )
     plan = _plan_for(catalog)
-    return _record(plan, state, evaluate(plan, state, ctx), "live", revision)
+    current = evaluate(plan, state, ctx)  # fresh: its inputs go to this record only
+    return _record(plan, state, current, "live", revision, memoised=False)

@@ -43,6 +43,7 @@ class RollUpPlan:
         "group_category",
         "group_keys",
         "signal_groups",
+        "signal_slots",
         "signal_weights",
     )
 
@@ -53,6 +54,16 @@ class RollUpPlan:
         self.signal_weights = catalog.signal_int_weights
         self.category_weights = catalog.category_int_weights
         self.group_category = tuple(CATEGORIES.index(c) for c, _g in catalog.group_keys)
+        # Per signal: (group index, weight, category index, category weight).
+        self.signal_slots = tuple(
+            (
+                group,
+                weight,
+                self.group_category[group],
+                self.category_weights[self.group_category[group]],
+            )
+            for group, weight in zip(self.signal_groups, self.signal_weights, strict=True)
+        )
         # The catalog check makes every weight > 0, which :meth:`Totals.overall_with`
         # relies on; a hand-built catalog with a zero weight takes the full roll-up.
         self.all_positive = all(w > 0 for w in (*self.signal_weights, *self.category_weights))
@@ -130,19 +141,17 @@ class Totals:
     def overall_with(self, plan: RollUpPlan, signal_index: int, old: int | None, new: int) -> int:
         """The overall score if signal ``signal_index`` scored ``new`` instead of ``old``:
         only its group, its category and the overall change (same integer floors)."""
-        group_index = plan.signal_groups[signal_index]
-        weight = plan.signal_weights[signal_index]
+        group_index, weight, category_index, category_weight = plan.signal_slots[signal_index]
         weighted = self.weighted[group_index] + weight * (new - (old or 0))
         weight_sum = self.weight_sums[group_index] + (weight if old is None else 0)
         group_score = min(100, weighted // weight_sum)
         old_group = self.group_scores[group_index]
-        category_index = plan.group_category[group_index]
         category_sum = self.category_sums[category_index] - (old_group or 0) + group_score
         category_count = self.category_counts[category_index] + (old_group is None)
-        category_score = category_sum // category_count
         old_category = self.category_scores[category_index]
-        category_weight = plan.category_weights[category_index]
-        total = self.total + category_weight * (category_score - (old_category or 0))
+        total = self.total + category_weight * (
+            category_sum // category_count - (old_category or 0)
+        )
         total_weight = self.total_weight + (category_weight if old_category is None else 0)
         return total // total_weight
 
