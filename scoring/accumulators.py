@@ -12,6 +12,7 @@ pruned and unpruned states give identical records for those months.
 
 from __future__ import annotations
 
+import bisect
 import decimal
 import operator
 from fractions import Fraction
@@ -288,7 +289,7 @@ class WindowEvents:
 
     Monthly T is a month start (a day boundary) and N is whole days, so counts per UTC day
     (day index = time // 1 day) answer it exactly; live T is the org's latest time, so the
-    exact times within N days of it are kept too.
+    exact times within N days of it are kept too, in ascending order.
     """
 
     __slots__ = ("days", "recent", "window_ms")
@@ -301,7 +302,13 @@ class WindowEvents:
     def add(self, time_ms: int) -> None:
         day = time_ms // DAY_MS
         self.days[day] = self.days.get(day, 0) + 1
-        self.recent.append(time_ms)
+        recent = self.recent
+        # Kept sorted so a live count is two bisections; times arrive mostly in order,
+        # so this is nearly always an append.
+        if recent and time_ms < recent[-1]:
+            bisect.insort(recent, time_ms)
+        else:
+            recent.append(time_ms)
 
     def count_before(self, t_ms: int) -> int:
         """Events with T - N days <= time < T, T a day boundary (monthly records)."""
@@ -317,8 +324,8 @@ class WindowEvents:
 
     def count_through(self, t_ms: int) -> int:
         """Events with T - N days <= time <= T (live records)."""
-        low = t_ms - self.window_ms
-        return len([time_ms for time_ms in self.recent if low <= time_ms <= t_ms])
+        recent = self.recent
+        return bisect.bisect_right(recent, t_ms) - bisect.bisect_left(recent, t_ms - self.window_ms)
 
     def prune(self, cutoff_month: int, latest_ms: int) -> None:
         first_day = (month_start_ms(cutoff_month) - self.window_ms) // DAY_MS
@@ -327,12 +334,10 @@ class WindowEvents:
 
     def prune_recent(self, latest_ms: int) -> None:
         """Forget exact times a live window ending at or after ``latest_ms`` cannot reach."""
-        low = latest_ms - self.window_ms
         recent = self.recent
-        # Times arrive mostly in order: when the oldest kept one is in the window, nothing
-        # (or only a late straggler, dropped on a later pass) is out of it.
-        if recent and min(recent[0], recent[-1]) < low:
-            self.recent = [t for t in recent if t >= low]
+        stale = bisect.bisect_left(recent, latest_ms - self.window_ms)  # sorted: a prefix
+        if stale:
+            del recent[:stale]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -346,7 +351,7 @@ class WindowEvents:
     def from_dict(cls, raw: dict[str, Any]) -> WindowEvents:
         acc = cls(int(raw["w"]))
         acc.days = {int(d): int(c) for d, c in raw["d"].items()}
-        acc.recent = [int(t) for t in raw["r"]]
+        acc.recent = sorted(int(t) for t in raw["r"])  # older states kept arrival order
         return acc
 
 

@@ -373,6 +373,7 @@ def apply_event(
         except TypeError:  # an unhashable value matches no filter
             return _ACCEPTED
     signals = state.signals
+    touched = state.touched
     for signal_id, where, updater in routes:
         if where:
             matches = True
@@ -386,6 +387,7 @@ def apply_event(
         if accs is None:
             accs = signals[signal_id] = plan.factories[signal_id]()
         updater(accs, event, month, seq)
+        touched[signal_id] = seq  # lets scoring.record reuse untouched signals' results
     return _ACCEPTED
 
 

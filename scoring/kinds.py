@@ -292,6 +292,15 @@ def _config(params: ConfigParams) -> Evaluator:
     return config
 
 
+def reads_the_instant(signal: Signal) -> bool:
+    """Whether the signal's result depends on T itself, not only on its accumulators and
+    the month M: run rates, windows, days since, days considered."""
+    params = signal.params
+    if isinstance(params, IndicatorParams):
+        return params.mode == "binary"
+    return isinstance(params, GrowthParams | RecencyParams | ErrorFreeDaysParams)
+
+
 def compile_signal(signal: Signal) -> Evaluator:
     """The evaluator of ``signal``: ``(accumulators or None, ctx) -> KindResult``."""
     params = signal.params

@@ -18,7 +18,14 @@ import math
 from typing import Any
 
 from scoring.catalog import CATEGORIES, Catalog
-from scoring.kinds import EvalContext, Evaluator, Inputs, compile_signal
+from scoring.kinds import (
+    EvalContext,
+    Evaluator,
+    Inputs,
+    KindResult,
+    compile_signal,
+    reads_the_instant,
+)
 from scoring.numbers import output_number, output_ratio
 from scoring.rollup import RollUpPlan, Totals, band, effective_weights, roll_up_plan
 from scoring.state import OrgState
@@ -30,6 +37,7 @@ MAX_RECOMMENDATIONS = 3
 # Monthly evaluations memoised per org: the worker asks for M-1 (live records, the
 # monthly record of M) and re-emits a few recent months; older entries are dropped.
 MAX_MEMOISED_MONTHS = 4
+MEMO_MONTHS_PER_SIGNAL = 4
 
 # Applicability (spec 5, 9): customer expertise always; technical health through any core
 # product; product adoption through the signal's own product (its group).
@@ -48,6 +56,7 @@ class _SignalPlan:
         "group",
         "id",
         "kind",
+        "timeless",
         "zero_policy",
     )
 
@@ -62,6 +71,9 @@ class _SignalPlan:
         self.effort_rank = effort_scale // signal.effort_points
         self.zero_policy = signal.policy == "zero"
         self.evaluate: Evaluator = compile_signal(signal)
+        # A result that depends only on the accumulators and the month can be reused
+        # while no event has updated the signal (see evaluate).
+        self.timeless = not reads_the_instant(signal)
         if signal.category == "customer_expertise":
             self.applies = _ALWAYS
         elif signal.category == "technical_health":
@@ -142,6 +154,14 @@ def evaluate(plan: _RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation
             profile = products if found and isinstance(products, tuple) else None
         return profile is not None and product in profile
 
+    # Memo of timeless signals' results per (signal, month), valid while the fold has
+    # not updated the signal since (``touched``) and pruning cannot have reached the month.
+    month = ctx.month
+    memo: dict[tuple[str, int], Any] = state.signal_results
+    touched = state.touched
+    pruned_month = state.pruned_month
+    memo_ok = pruned_month is None or month >= pruned_month
+    memo_limit = MEMO_MONTHS_PER_SIGNAL * len(plan.signals)
     core_owned: bool | None = None
     core_products = plan.catalog.core_products
     accumulators = state.signals
@@ -167,7 +187,22 @@ def evaluate(plan: _RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation
             inputs_list.append({})
             projected_list.append(False)
             continue
-        score, inputs, projected = signal.evaluate(accumulators.get(signal.id), ctx)
+        if signal.timeless:
+            signal_id = signal.id
+            key = (signal_id, month)
+            version = touched.get(signal_id, -1)
+            entry = memo.get(key)
+            if entry is not None and entry[0] is plan and entry[1] == version and memo_ok:
+                result: KindResult = entry[2]
+            else:
+                result = signal.evaluate(accumulators.get(signal_id), ctx)
+                if memo_ok:
+                    if len(memo) >= memo_limit:
+                        memo.clear()
+                    memo[key] = (plan, version, result)
+            score, inputs, projected = result
+        else:
+            score, inputs, projected = signal.evaluate(accumulators.get(signal.id), ctx)
         if score is None:
             scores.append(0 if signal.zero_policy else None)
             statuses.append(_NO_DATA)
@@ -310,8 +345,6 @@ def _record(
     current: Evaluation,
     kind: str,
     revision: int,
-    *,
-    memoised: bool,
 ) -> dict[str, Any]:
     ctx = current.ctx
     catalog = plan.catalog
@@ -342,8 +375,8 @@ def _record(
             "score": score,
             "band": band(score),
             "status": status,
-            # A memoised evaluation may serve several records: each gets its own copy.
-            "inputs": dict(inputs) if memoised else inputs,
+            # Memoised results may serve several records: each gets its own copy.
+            "inputs": dict(inputs),
             "projected": projected,
         }
         for signal, score, status, inputs, projected in zip(
@@ -379,7 +412,7 @@ def monthly_record(
     """The record of month ``month`` (a month index), evaluated at its close."""
     plan = _plan_for(catalog)
     current = _monthly_evaluation(plan, state, month)
-    return _record(plan, state, current, "monthly", revision, memoised=True)
+    return _record(plan, state, current, "monthly", revision)
 
 
 def live_record(catalog: Catalog, state: OrgState, *, revision: int = 0) -> dict[str, Any]:
@@ -393,5 +426,4 @@ def live_record(catalog: Catalog, state: OrgState, *, revision: int = 0) -> dict
         month=month, t_ms=t_ms, live=True, first_month=month if first_month is None else first_month
     )
     plan = _plan_for(catalog)
-    current = evaluate(plan, state, ctx)  # fresh: its inputs go to this record only
-    return _record(plan, state, current, "live", revision, memoised=False)
+    return _record(plan, state, evaluate(plan, state, ctx), "live", revision)

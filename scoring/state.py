@@ -38,7 +38,9 @@ class OrgState:
         "profiles",
         "pruned_month",
         "seq",
+        "signal_results",
         "signals",
+        "touched",
     )
 
     def __init__(self, org_id: str) -> None:
@@ -67,6 +69,11 @@ class OrgState:
         # every change it makes to what a record reads comes with a new ``seq``.
         self.backfill_seq = 0
         self.evaluations: dict[int, Any] = {}
+        # Per signal id: seq of the last accepted event that updated its accumulators
+        # (absent: none since this object was made), and scoring.record's memo of the
+        # signal's last result, valid while that seq is unchanged. Not serialised.
+        self.touched: dict[str, int] = {}
+        self.signal_results: dict[tuple[str, int], Any] = {}
 
     @property
     def first_month(self) -> int | None:
