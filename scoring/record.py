@@ -85,7 +85,7 @@ class _SignalPlan:
 class _RecordPlan:
     """A catalog compiled for evaluation (built once per catalog)."""
 
-    __slots__ = ("catalog", "output_category_weights", "rollup", "signals")
+    __slots__ = ("catalog", "derived", "output_category_weights", "rollup", "signals")
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -95,6 +95,7 @@ class _RecordPlan:
         self.signals = tuple(
             _SignalPlan(catalog, index, effort_scale) for index in range(len(catalog.signals))
         )
+        self.derived: dict[tuple[tuple[int | None, ...], tuple[str, ...]], _Derived] = {}
         self.output_category_weights = tuple(
             output_number(catalog.category_weights[category]) for category in CATEGORIES
         )
@@ -115,7 +116,7 @@ def _plan_for(catalog: Catalog) -> _RecordPlan:
 class Evaluation:
     """Every signal's result at one context, in catalog order, and the roll-up sums."""
 
-    __slots__ = ("ctx", "inputs", "projected", "scores", "statuses", "totals")
+    __slots__ = ("ctx", "derived", "inputs", "projected", "scores", "statuses", "totals")
 
     def __init__(
         self,
@@ -124,14 +125,32 @@ class Evaluation:
         statuses: list[str],
         inputs: list[Inputs],
         projected: list[bool],
-        totals: Totals,
+        derived: _Derived,
     ) -> None:
         self.ctx = ctx
         self.scores = scores  # None unless scored (policy zero scores no_data as 0)
         self.statuses = statuses  # ok | no_data | not_applicable
         self.inputs = inputs
         self.projected = projected
+        self.derived = derived
+        self.totals = derived.totals
+
+
+class _Derived:
+    """What follows from the scores and statuses alone (roll-up sums, recommendations,
+    explain contributions), shared by every evaluation with the same ones: an org's
+    integer scores change far less often than its events arrive. Built lazily."""
+
+    __slots__ = ("contributions", "recommendations", "totals")
+
+    def __init__(self, totals: Totals) -> None:
         self.totals = totals
+        self.recommendations: tuple[tuple[_SignalPlan, int], ...] | None = None
+        self.contributions: tuple[tuple[str, int | float], ...] | None = None
+
+
+# Bound of a plan's table of derived results (cleared when full).
+MAX_DERIVED = 4096
 
 
 def evaluate(plan: _RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation:
@@ -212,8 +231,14 @@ def evaluate(plan: _RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation
             statuses.append(_OK)
             projected_list.append(projected)
         inputs_list.append(inputs)
-    totals = Totals(plan.rollup, scores)
-    return Evaluation(ctx, scores, statuses, inputs_list, projected_list, totals)
+    scores_key = (tuple(scores), tuple(statuses))
+    table = plan.derived
+    derived = table.get(scores_key)
+    if derived is None:
+        if len(table) >= MAX_DERIVED:
+            table.clear()
+        derived = table[scores_key] = _Derived(Totals(plan.rollup, scores))
+    return Evaluation(ctx, scores, statuses, inputs_list, projected_list, derived)
 
 
 def _monthly_context(state: OrgState, month: int) -> EvalContext:
@@ -266,6 +291,19 @@ def _trending(plan: _RecordPlan, current: Evaluation, previous: Evaluation | Non
 
 
 def _recommendations(plan: _RecordPlan, current: Evaluation) -> list[Any]:
+    derived = current.derived
+    ranked = derived.recommendations
+    if ranked is None:
+        ranked = derived.recommendations = _rank_recommendations(plan, current)
+    return [
+        {"signal": signal.id, "gain": gain, "effort": signal.effort, "action": signal.action}
+        for signal, gain in ranked
+    ]
+
+
+def _rank_recommendations(
+    plan: _RecordPlan, current: Evaluation
+) -> tuple[tuple[_SignalPlan, int], ...]:
     """The signals whose rise to 100 gains the most overall points per effort point."""
     totals = current.totals
     rollup = plan.rollup
@@ -287,33 +325,40 @@ def _recommendations(plan: _RecordPlan, current: Evaluation) -> list[Any]:
         if gain > 0:
             ranked.append((gain * signal.effort_rank, gain, signal.id, signal))
     ranked.sort(key=lambda item: (-item[0], -item[1], item[2]))
-    return [
-        {"signal": signal.id, "gain": gain, "effort": signal.effort, "action": signal.action}
-        for _rank, gain, _id, signal in ranked[:MAX_RECOMMENDATIONS]
-    ]
+    return tuple((signal, gain) for _rank, gain, _id, signal in ranked[:MAX_RECOMMENDATIONS])
 
 
 def _contributions(plan: _RecordPlan, current: Evaluation) -> list[Any]:
+    derived = current.derived
+    points = derived.contributions
+    if points is None:
+        points = derived.contributions = _contribution_points(plan, current)
+    return [{"signal": signal_id, "points": value} for signal_id, value in points]
+
+
+def _contribution_points(
+    plan: _RecordPlan, current: Evaluation
+) -> tuple[tuple[str, int | float], ...]:
     """Each taking-part signal's points: score x its exact share of the overall (weight /
     group weight / groups in its category x category weight / weights of the categories
     taking part); integer weights scale every level alike, so the shares are unchanged."""
     scores = current.scores
     rollup = plan.rollup
     if not rollup.all_positive:
-        return [
-            {"signal": signal.id, "points": output_number(score * share)}
+        return tuple(
+            (signal.id, output_number(score * share))
             for signal, score, share in zip(
                 plan.signals, scores, effective_weights(plan.catalog, scores), strict=True
             )
             if score is not None and share is not None
-        ]
+        )
     totals = current.totals
     weight_sums = totals.weight_sums
     category_counts = totals.category_counts
     category_weights = rollup.category_weights
     group_category = rollup.group_category
     total_weight = totals.total_weight
-    contributions = []
+    contributions: list[tuple[str, int | float]] = []
     for signal, score, group_index, weight in zip(
         plan.signals, scores, rollup.signal_groups, rollup.signal_weights, strict=True
     ):
@@ -324,8 +369,8 @@ def _contributions(plan: _RecordPlan, current: Evaluation) -> list[Any]:
             score * weight * category_weights[category_index],
             weight_sums[group_index] * category_counts[category_index] * total_weight,
         )
-        contributions.append({"signal": signal.id, "points": points})
-    return contributions
+        contributions.append((signal.id, points))
+    return tuple(contributions)
 
 
 def _explain(plan: _RecordPlan, current: Evaluation, previous: Evaluation | None) -> dict[str, Any]:
