@@ -241,6 +241,15 @@ def evaluate(plan: _RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation
     return Evaluation(ctx, scores, statuses, inputs_list, projected_list, derived)
 
 
+def forget_memos(catalog: Catalog, state: OrgState) -> None:
+    """Drop every memo that could serve ``state``'s next record (its memoised monthly
+    evaluations and signal results, and the catalog's table of results derived from
+    scores), so the next record is computed from scratch: for benchmarks and tests."""
+    state.evaluations.clear()
+    state.signal_results.clear()
+    _plan_for(catalog).derived.clear()
+
+
 def _monthly_context(state: OrgState, month: int) -> EvalContext:
     first_month = state.first_month
     return EvalContext(
