@@ -10,6 +10,10 @@ and compare the JSON text of every record, field order and number formatting inc
   pruning every 100 events, so the same org state is evaluated at many versions: this is
   what would catch a stale cached previous-month evaluation.
 
+Besides the golden files, the memos of ``scoring.record`` are checked directly: records of
+a state that has served records before equal those of its memo-free JSON copy, after
+late, duplicate and out-of-order events (generated telemetry and hypothesis).
+
 Regenerate (only from a commit whose output is known good):
 ``PYTHONPATH=. .venv/bin/python tests/unit/test_scoring_perf_equivalence.py --write``.
 """
@@ -22,10 +26,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scoring.events import Event
 from scoring.fold import DEFAULT_DEDUP_HORIZON_MS, Outcome, apply_event, prune
-from scoring.record import live_record, monthly_record
+from scoring.record import forget_memos, live_record, monthly_record
 from scoring.state import OrgState, new_org_state, state_from_dict, state_to_dict
-from scoring.timeutil import HOUR_MS, parse_time_ms
+from scoring.timeutil import DAY_MS, HOUR_MS, parse_time_ms
 from streams.decoding import decode_record
 from streams.generate import generate_lines
 from streams.offline import score_lines
@@ -105,6 +113,89 @@ def test_offline_scoring_matches_the_pre_optimisation_golden_output() -> None:
 
 def test_mid_fold_records_match_the_pre_optimisation_golden_output() -> None:
     _compare(STREAM_GOLDEN, list(stream_lines()))
+
+
+def _fresh_copy(state: OrgState) -> OrgState:
+    """The same state without any memo (the JSON form carries none)."""
+    copy = state_from_dict(state_to_dict(state))
+    forget_memos(DEFAULT_CATALOG, copy)
+    return copy
+
+
+def _records(state: OrgState) -> list[str]:
+    """Live record and the monthly records of the latest month and the two before it."""
+    latest_month = state.latest_month
+    assert latest_month is not None
+    texts = [_text(live_record(DEFAULT_CATALOG, state))]
+    first_month = state.first_month
+    assert first_month is not None
+    for month in range(max(first_month, latest_month - 2), latest_month + 1):
+        texts.append(_text(monthly_record(DEFAULT_CATALOG, state, month)))
+    return texts
+
+
+def test_memoised_records_equal_those_of_a_memo_free_copy_throughout_a_fold() -> None:
+    """Late events (backfill), duplicates, too-old events and pruning between records: a
+    state that has served records (and memoised results) gives the records of its copy."""
+    now_ms = parse_time_ms(NOW)
+    states: dict[str, OrgState] = {}
+    lines = generate_lines(3, 6, 5, start="2026-02", now=NOW, bad_rate=0.02, dup_rate=0.1)
+    checked = 0
+    for number, raw in enumerate(lines):
+        for _index, event in decode_record(raw, now_ms).events:
+            if event.is_tick:
+                continue
+            state = states.setdefault(event.subject, new_org_state(event.subject))
+            apply_event(DEFAULT_CATALOG, state, event, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS)
+            if number % 50 == 0:
+                prune(state, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS)
+            if number % 7 == 0 and state.latest_month is not None:
+                assert _records(state) == _records(_fresh_copy(state))
+                checked += 1
+    assert checked > 100
+
+
+_TEMPLATES: list[tuple[str, dict[str, Any]]] = [
+    ("license.activated", {"product": "sales_cloud", "count": 2}),
+    ("license.deactivated", {"product": "sales_cloud"}),
+    ("license.purchased", {"product": "sales_cloud", "quantity": 5}),
+    ("license.purchased", {"product": "field_service", "quantity": 3}),
+    ("credits.provisioned", {"product": "data_cloud", "credits": 100}),
+    ("credits.consumed", {"product": "data_cloud", "credits": 12.5}),
+    ("case.created", {"product": "service_cloud"}),
+    ("feature.used", {"product": "service_cloud", "feature": "swarming"}),
+    ("learning.completed", {"kind": "badge"}),
+    ("coaching.attended", {}),
+    ("error.occurred", {"source": "apex", "count": 2}),
+    ("performance.sampled", {"metric": "ept_ms", "value": 1830.5, "count": 10}),
+    ("alert.triggered", {"severity": "warning", "metric": "cpu"}),
+    ("config.changed", {"setting": "security_health_check_score", "value": 72}),
+    ("org.profile", {"products": ["service_cloud", "platform"]}),
+]
+_START = parse_time_ms("2025-01-01T00:00:00Z")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(_TEMPLATES) - 1),
+            st.integers(0, 500 * DAY_MS),  # event time offset: any order, late ones too
+            st.booleans(),  # ask for records after this event
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_memos_never_serve_a_stale_result(steps: list[tuple[int, int, bool]]) -> None:
+    state = new_org_state("org-memo")
+    for number, (template, offset, ask) in enumerate(steps):
+        event_type, data = _TEMPLATES[template]
+        event = Event(event_type, "org-memo", "memo", str(number), _START + offset, data)
+        apply_event(DEFAULT_CATALOG, state, event, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS)
+        if ask and state.latest_month is not None:
+            assert _records(state) == _records(_fresh_copy(state))
+    assert _records(state) == _records(_fresh_copy(state))
 
 
 def _write() -> None:
