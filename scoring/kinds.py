@@ -14,6 +14,7 @@ None, booleans), in the key order of the record.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,14 @@ from scoring.catalog import (
     ThresholdAverageParams,
 )
 from scoring.numbers import Ratio, amount_ratio, floor_ratio_clamp, output_ratio
-from scoring.timeutil import DAY_MS, days_in_month, month_start_ms
+from scoring.timeutil import DAY_MS
+from scoring.timeutil import days_in_month as _days_in_month
+from scoring.timeutil import month_start_ms as _month_start_ms
+
+# Calendar arithmetic memoised per month index: live evaluations ask for the same few
+# months over and over (pure functions of an int, so a cache changes nothing).
+days_in_month = functools.lru_cache(maxsize=1024)(_days_in_month)
+month_start_ms = functools.lru_cache(maxsize=1024)(_month_start_ms)
 
 Inputs = dict[str, Any]  # record form: int | float | bool | None values
 KindResult = tuple["int | None", Inputs, bool]

@@ -24,12 +24,13 @@ from scoring.kinds import (
     Inputs,
     KindResult,
     compile_signal,
+    month_start_ms,
     reads_the_instant,
 )
 from scoring.numbers import output_number, output_ratio
 from scoring.rollup import RollUpPlan, Totals, band, effective_weights, roll_up_plan
 from scoring.state import OrgState
-from scoring.timeutil import format_period, format_time_ms, month_of, month_start_ms
+from scoring.timeutil import format_period, format_time_ms, month_of
 
 SCHEMA_ID = "css.score/v1"
 MAX_TRENDING = 5
