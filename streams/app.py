@@ -109,6 +109,8 @@ class _Pass:
     must_wait: bool = False
     clock_dirty: bool = False
     wake_again: bool = False
+    consumed: dict[str, int] = field(default_factory=dict)  # events per type (metrics)
+    accepted: dict[str, int] = field(default_factory=dict)
     dirty: dict[str, OrgSlot] = field(default_factory=dict)
     roster_dirty: set[str] = field(default_factory=set)
     record_timestamp: float | None = None
@@ -183,6 +185,7 @@ class ScorerApp:
         self.wake_in_flight: set[int] = set()
         self.org_bands: dict[str, tuple[str, ...]] = {}
         self.slot_cache: OrderedDict[str, OrgSlot] = OrderedDict()
+        self.home_partitions: dict[str, int] = {}  # murmur2 in Python is slow: memoised
         self.ingestor = Ingestor(
             settings, security, metrics, partitions=partitions, wall_clock=wall_clock
         )
@@ -254,17 +257,17 @@ class ScorerApp:
     ) -> None:
         org_events: list[Event] = []
         for event in events:
-            self.metrics.events.labels(event.type).inc()
+            state.consumed[event.type] = state.consumed.get(event.type, 0) + 1
             if event.is_tick:
                 state.clock.advance(event.time_ms)
                 state.clock_dirty = True
-                self.metrics.accepted.labels(event.type).inc()
+                state.accepted[event.type] = state.accepted.get(event.type, 0) + 1
             else:
                 org_events.append(event)
         if not org_events:
             return
         org = org_events[0].subject
-        home = partition_for_key(org, self.partitions)
+        home = self._home_partition(org)
         if home != state.partition:
             self._forward(state, org, home, source, offset, org_events)
             return
@@ -287,7 +290,7 @@ class ScorerApp:
             self._reemit_after_redelivery(state, org, slot, events)
             return
         for event_type in applied.accepted_types:
-            self.metrics.accepted.labels(event_type).inc()
+            state.accepted[event_type] = state.accepted.get(event_type, 0) + 1
         self.metrics.duplicates.inc(applied.duplicates)
         for event in applied.too_old:
             rejection = Rejection(
@@ -385,6 +388,10 @@ class ScorerApp:
             self.clock_table[str(state.partition).encode()] = state.clock.to_json()
             self._written_watermark[state.partition] = state.clock.watermark_ms
         self._observe_clock(state)
+        for event_type, count in state.consumed.items():
+            self.metrics.events.labels(event_type).inc(count)
+        for event_type, count in state.accepted.items():
+            self.metrics.accepted.labels(event_type).inc(count)
         self._clocks[state.partition] = state.clock
         if state.wake_again:
             await self._send_wake(state.partition)
@@ -527,7 +534,7 @@ class ScorerApp:
         roster: dict[str, int] = {}
         for key, value in self.roster_table.items():
             org = key.decode()
-            if partition_for_key(org, self.partitions) != partition:
+            if self._home_partition(org) != partition:
                 continue
             first_month = orjson.loads(value)
             if isinstance(first_month, list):  # early format: [first month, live owed]
@@ -549,6 +556,12 @@ class ScorerApp:
         slot = new_slot(org) if raw is None else decode_slot(raw)
         return slot
 
+    def _home_partition(self, org: str) -> int:
+        home = self.home_partitions.get(org)
+        if home is None:
+            home = self.home_partitions[org] = partition_for_key(org, self.partitions)
+        return home
+
     def _cache_slot(self, org: str, slot: OrgSlot) -> None:
         """Decoded values of recently used orgs (the table holds the durable copy)."""
         cache = self.slot_cache
@@ -558,9 +571,7 @@ class ScorerApp:
             cache.popitem(last=False)
 
     def _forget_partitions(self, partitions: set[int]) -> None:
-        for org in [
-            o for o in self.slot_cache if partition_for_key(o, self.partitions) in partitions
-        ]:
+        for org in [o for o in self.slot_cache if self._home_partition(o) in partitions]:
             del self.slot_cache[org]
 
     def _update_roster(self, state: _Pass, org: str, slot: OrgSlot) -> None:
