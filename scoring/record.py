@@ -151,7 +151,7 @@ class _Derived:
 
 
 # Bound of a plan's table of derived results (cleared when full).
-MAX_DERIVED = 4096
+MAX_DERIVED = 1024
 
 
 def evaluate(plan: _RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation:
