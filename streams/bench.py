@@ -97,11 +97,12 @@ class BenchSizes:
                 quiet_seconds=1.0,
                 default_interval_latency=False,
             )
-        # Sized for < 10 minutes on 2 cores: at 10,000 orgs nearly every event of a
+        # Sized by the scorer's measured speed: at 10,000 orgs nearly every event of a
         # single-event topic yields its own live record (an org is revisited less often
-        # than the 1 s live interval), so the scorer runs at hundreds to a few thousand
-        # events/s there, and the 100,000-org phase emits 100,000 records.
-        default_events = 40_000
+        # than the 1 s live interval), about 650 events per worker CPU second, and the
+        # 100,000-org phase emits 100,000 records. 40,000 events took 20 minutes on a
+        # shared, loaded 2-core machine (README, "Performance"); 20,000 take about 15.
+        default_events = 20_000
         return cls(
             orgs=orgs,
             events=events or default_events,
