@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="measure throughput, latency, memory and scaling against a real broker",
         description=(
             "Raw consumer baseline, the scorer end to end (single-event and 100-event "
-            "records), latency at 50 %% load, memory and recovery, one vs two workers, and "
+            "records), latency at 50 % load, memory and recovery, one vs two workers, and "
             "the Quix Streams / naive Faust peers. Uses KAFKA_BOOTSTRAP_SERVERS when it "
             "answers, else an embedded broker in a temporary directory."
         ),
