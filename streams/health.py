@@ -144,8 +144,10 @@ class UnreachableWatchdog:
         self._probe = probe or (lambda: tcp_reachable(addresses))
         self._clock = clock
         self._exit = exit_process
-        self.last_reachable = clock()
-        self.outage_logged = False
+        # When the current outage was first seen (None: the last probe was answered).
+        # Counting from the first failed probe, not the last answered one, never overstates
+        # an outage: the worker exits at least ``limit_seconds`` after the broker went away.
+        self.down_since: float | None = None
 
     @property
     def interval_seconds(self) -> float:
@@ -153,17 +155,19 @@ class UnreachableWatchdog:
         return max(0.5, min(5.0, self.limit_seconds / 4))
 
     def unreachable_for(self) -> float:
-        return self._clock() - self.last_reachable
+        return 0.0 if self.down_since is None else self._clock() - self.down_since
 
     async def check(self) -> bool:
         """Probe once; returns whether the broker answered. Exits past the limit."""
         reachable = await self._probe()
         if reachable:
-            if self.outage_logged:
+            if self.down_since is not None:
                 log.warning("Kafka at %s answers again", self.bootstrap_servers)
-            self.last_reachable = self._clock()
-            self.outage_logged = False
+            self.down_since = None
             return True
+        first_failure = self.down_since is None
+        if first_failure:
+            self.down_since = self._clock()
         down = self.unreachable_for()
         if down >= self.limit_seconds:
             log.critical(
@@ -176,11 +180,10 @@ class UnreachableWatchdog:
             )
             logging.shutdown()
             self._exit(EXIT_BROKER_UNREACHABLE)
-        elif not self.outage_logged:
+        elif first_failure:
             log.warning(
                 "Kafka at %s does not answer; retrying (exit after %g s)",
                 self.bootstrap_servers,
                 self.limit_seconds,
             )
-            self.outage_logged = True
         return False
