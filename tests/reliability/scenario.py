@@ -207,17 +207,31 @@ class Scenario:
         return {"after_s": round(delay, 2), "lag_left": await self.pipeline_lag()}
 
     async def settle(self, timeout: float = 300.0) -> None:
-        """Catch up, tick every partition to the offline watermark, catch up again."""
+        """Catch up, tick every partition to the offline watermark, catch up again; fails
+        as soon as any worker that was running when it began exits."""
         alive = [w for w in self.workers if w.alive()]
         assert alive, "no worker is running"
-        watched = alive[0] if len(alive) == 1 else None
+        work = asyncio.ensure_future(self._settle(timeout))
+        watch = asyncio.ensure_future(self._watch(alive))
+        done, _ = await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (work, watch):
+            if task not in done:
+                task.cancel()
+        for task in done:
+            task.result()  # raises what failed
+
+    async def _watch(self, workers: list[WorkerProcess]) -> None:
+        while True:
+            for worker in workers:
+                if not worker.alive():
+                    raise AssertionError(
+                        f"{worker.log_path.name} exited:\n{worker.log_text()[-3000:]}"
+                    )
+            await asyncio.sleep(0.5)
+
+    async def _settle(self, timeout: float) -> None:
         await wait_caught_up(
-            self.bootstrap,
-            self.app_id,
-            self.sources,
-            self.output_topic,
-            timeout=timeout,
-            worker=watched,
+            self.bootstrap, self.app_id, self.sources, self.output_topic, timeout=timeout
         )
         assert self.offline.watermark_ms is not None
         await send_ticks(
@@ -227,12 +241,7 @@ class Scenario:
             security=self.security,
         )
         await wait_caught_up(
-            self.bootstrap,
-            self.app_id,
-            self.sources,
-            self.output_topic,
-            timeout=timeout,
-            worker=watched,
+            self.bootstrap, self.app_id, self.sources, self.output_topic, timeout=timeout
         )
 
     def stop_all(self) -> list[int | None]:

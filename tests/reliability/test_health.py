@@ -49,12 +49,14 @@ def test_short_outage_never_exits_and_is_forgotten_once_the_broker_answers() -> 
 
     async def run() -> None:
         world.up = False
+        assert await watchdog.check() is False  # the outage is first seen here
         for _ in range(20):  # 119 s down in all
             world.now += 119 / 20
             assert await watchdog.check() is False
         world.up = True
         assert await watchdog.check() is True
         world.up = False
+        await watchdog.check()
         world.now += 100  # a new outage starts from zero: 100 s < 120 s
         await watchdog.check()
 
@@ -68,6 +70,8 @@ def test_exits_once_unreachable_for_the_limit(caplog: pytest.LogCaptureFixture) 
 
     async def run() -> None:
         world.up = False
+        world.now += 50  # time since the last answer does not count: the outage starts
+        await watchdog.check()  # at the first failed probe
         world.now += 29.9
         await watchdog.check()
         assert world.exits == []
