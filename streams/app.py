@@ -101,6 +101,7 @@ class _Pass:
 
     partition: int
     clock: PartitionClock
+    roster: dict[str, int]  # org -> first month, of this partition (shared with the app)
     sends: list[_Outgoing] = field(default_factory=list)
     # Acks are awaited before the tables are written only when a write would clear
     # something owed (a month-close sweep, a deferred live record) or when a record was
@@ -145,7 +146,9 @@ class ScorerApp:
             producer_max_request_size=MAX_REQUEST_BYTES,
             producer_acks=-1,
             consumer_auto_offset_reset="earliest",
-            stream_wait_empty=False,
+            # A rebalance or shutdown waits for the record in progress: a pass must never
+            # write the tables of a partition that has been revoked from under it.
+            stream_wait_empty=True,
             stream_buffer_maxsize=8192,
             broker_max_poll_records=2000,
             # Internal records carry up to 5,000 events (512 KiB): fetch many at once.
@@ -382,7 +385,7 @@ class ScorerApp:
             self.org_table[org.encode()] = encode_slot(slot)
             self._cache_slot(org, slot)
         for org in state.roster_dirty:
-            first = self.rosters[state.partition].get(org)
+            first = state.roster.get(org)
             self.roster_table[org.encode()] = orjson.dumps(first)
         if self._clock_needs_write(state):
             self.clock_table[str(state.partition).encode()] = state.clock.to_json()
@@ -412,7 +415,7 @@ class ScorerApp:
         closed = state.clock.closed_month
         if due is None or (closed is not None and due <= closed):
             return
-        for org, first_month in sorted(self.rosters[state.partition].items()):
+        for org, first_month in sorted(state.roster.items()):
             if first_month > due:
                 continue
             slot = self._load_slot(state, org)
@@ -527,6 +530,7 @@ class ScorerApp:
         return _Pass(
             partition=partition,
             clock=PartitionClock(clock.watermark_ms, clock.closed_month),
+            roster=self.rosters[partition],
         )
 
     def _load_partition(self, partition: int) -> None:
@@ -576,7 +580,7 @@ class ScorerApp:
 
     def _update_roster(self, state: _Pass, org: str, slot: OrgSlot) -> None:
         first = slot.state.first_month
-        roster = self.rosters[state.partition]
+        roster = state.roster
         if first is not None and roster.get(org) != first:
             if org not in roster:
                 self.metrics.orgs.inc()
