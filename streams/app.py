@@ -144,6 +144,10 @@ class ScorerApp:
             topic_replication_factor=1,
             table_standby_replicas=settings.standby_replicas,
             producer_max_request_size=MAX_REQUEST_BYTES,
+            # Changelog and score records are small and many: fill big batches, so the
+            # broker gets few large requests instead of one per handful of org values.
+            producer_max_batch_size=1024 * 1024,
+            producer_linger=0.005,
             producer_acks=-1,
             consumer_auto_offset_reset="earliest",
             # A rebalance or shutdown waits for the record in progress: a pass must never
