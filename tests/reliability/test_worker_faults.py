@@ -67,12 +67,6 @@ def test_three_sigkills_during_a_replay(kafka_bootstrap: str, tmp_path: Path) ->
     _assert_equal(figures, problems, scenario.logs())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker bug: after a rebalance the agent dies with KeyError: <partition> "
-    "(ScorerApp._finish reads self.rosters[partition] after awaiting the producer, while "
-    "_on_assigned/_on_revoked pop it): exit 70 on the survivor and on the joiner",
-)
 @pytest.mark.timeout(300)
 def test_two_workers_one_killed_a_third_joins(kafka_bootstrap: str, tmp_path: Path) -> None:
     lines, moment = generated(16, 14, seed=SEED + 1, bad_rate=0.01, dup_rate=0.05)
