@@ -43,6 +43,7 @@ from streams.ingest import Ingestor, event_from_row
 from streams.kafka_config import KafkaSecurity
 from streams.metrics import Metrics
 from streams.processing import (
+    AppliedRecord,
     LiveThrottle,
     OrgSlot,
     PartitionClock,
@@ -96,6 +97,23 @@ class _Outgoing:
 
 
 @dataclass(slots=True)
+class _OrgWork:
+    """What one pass owes one org, gathered over its records and emitted once."""
+
+    first_month_before: int | None
+    late_from: int | None = None  # earliest month of an accepted event
+    replay_from: int | None = None  # earliest month of a redelivered record's events
+    live: bool = False
+    replay_live: bool = False
+
+
+def _earliest(current: int | None, month: int | None) -> int | None:
+    if month is None:
+        return current
+    return month if current is None else min(current, month)
+
+
+@dataclass(slots=True)
 class _Pass:
     """Everything one handled record produces before it is written."""
 
@@ -110,6 +128,7 @@ class _Pass:
     must_wait: bool = False
     clock_dirty: bool = False
     wake_again: bool = False
+    orgs: dict[str, _OrgWork] = field(default_factory=dict)
     consumed: dict[str, int] = field(default_factory=dict)  # events per type (metrics)
     accepted: dict[str, int] = field(default_factory=dict)
     dirty: dict[str, OrgSlot] = field(default_factory=dict)
@@ -284,6 +303,9 @@ class ScorerApp:
         self, state: _Pass, org: str, source: str, offset: int, events: list[Event]
     ) -> None:
         slot = self._load_slot(state, org)
+        work = state.orgs.get(org)
+        if work is None:
+            work = state.orgs[org] = _OrgWork(first_month_before=slot.state.first_month)
         applied = apply_org_record(
             self.catalog,
             slot,
@@ -294,7 +316,7 @@ class ScorerApp:
         )
         state.dirty[org] = slot  # a skipped record rewrites the value: RocksDB may be ahead
         if applied.skipped:
-            self._reemit_after_redelivery(state, org, slot, events)
+            self._note_redelivery(state, org, slot, events, work)
             return
         for event_type in applied.accepted_types:
             state.accepted[event_type] = state.accepted.get(event_type, 0) + 1
@@ -314,32 +336,52 @@ class ScorerApp:
         late_month = applied.min_accepted_month
         if late_month is not None and closed is not None and late_month <= closed:
             self.metrics.late.inc()
-        for month, revision in monthly_owed_after_apply(slot, applied, closed):
-            self._emit_monthly(state, slot, month, revision)
-        if applied.accepted:
-            self._emit_or_defer_live(state, org, slot)
+        work.late_from = _earliest(work.late_from, late_month)
+        work.live |= applied.accepted > 0
 
-    def _reemit_after_redelivery(
-        self, state: _Pass, org: str, slot: OrgSlot, events: list[Event]
+    def _note_redelivery(
+        self, state: _Pass, org: str, slot: OrgSlot, events: list[Event], work: _OrgWork
     ) -> None:
         """A redelivered record was applied before a crash, but what it caused may not have
-        reached the output (acks are awaited lazily): emit it again, same revisions."""
+        reached the output (acks are awaited lazily): emit it again, same revisions, once
+        per org and pass (``_emit_org_work``)."""
         self.metrics.redelivered.inc()
         self._update_roster(state, org, slot)  # the crash may have hit between the writes
         for event in events:
             state.clock.advance(event.time_ms)
         state.clock_dirty = True
+        work.replay_from = _earliest(work.replay_from, min(month_of(e.time_ms) for e in events))
+        work.replay_live = True
+
+    def _emit_org_work(self, state: _Pass) -> None:
+        """What the pass's records owe each org, coalesced (spec 3 allows one re-emission per
+        month for several late events of one org in one batch): late months with revision
+        + 1, months of a newly seen org with revision 0, replays with their revision, and
+        one live record."""
         closed = state.clock.closed_month
-        first = slot.state.first_month
-        latest = slot.state.latest_time_ms
-        if closed is not None and first is not None and latest is not None:
-            # Months more than 13 before the org's latest cannot have changed (too_old),
-            # and their buckets may be pruned already.
-            oldest_touchable = month_of(latest) - 13
-            start = max(first, oldest_touchable, min(month_of(e.time_ms) for e in events))
-            for month in range(start, closed + 1):
-                self._emit_monthly(state, slot, month, slot.revisions.get(month, 0))
-        self._emit_live(state, org, slot)
+        for org, work in state.orgs.items():
+            slot = state.dirty[org]
+            owed: dict[int, int] = {}
+            if work.replay_from is not None and closed is not None:
+                first = slot.state.first_month
+                latest = slot.state.latest_time_ms
+                if first is not None and latest is not None:
+                    # Months more than 13 before the org's latest cannot have changed
+                    # (too_old), and their buckets may be pruned already.
+                    start = max(first, month_of(latest) - 13, work.replay_from)
+                    for month in range(start, closed + 1):
+                        owed[month] = slot.revisions.get(month, 0)
+            if work.late_from is not None:
+                late = AppliedRecord(
+                    min_accepted_month=work.late_from, first_month_before=work.first_month_before
+                )
+                owed.update(monthly_owed_after_apply(slot, late, closed))
+            for month in sorted(owed):
+                self._emit_monthly(state, slot, month, owed[month])
+            if work.replay_live:
+                self._emit_live(state, org, slot)
+            elif work.live:
+                self._emit_or_defer_live(state, org, slot)
 
     def _forward(
         self,
@@ -377,6 +419,7 @@ class ScorerApp:
     # --- month close, live records, output -------------------------------------------------
 
     async def _finish(self, state: _Pass) -> None:
+        self._emit_org_work(state)
         self._sweep_closed_months(state)
         self._flush_due_live(state)
         self._drain_recovery_backlog(state)
