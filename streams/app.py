@@ -66,7 +66,24 @@ RETAINED_MONTHS = 26  # spec section 3: months an accepted event can still touch
 EXIT_AGENT_FAILURE = 70
 WATERMARK_WRITE_STEP_MS = 60_000
 RECOVERY_ORGS_PER_PASS = 500
-SLOT_CACHE_ORGS = 20_000  # decoded org values kept in memory (bounded: 100k orgs <= 1 GB)
+SLOT_CACHE_ORGS = 10_000  # decoded org values kept in memory (bounded: 100k orgs <= 1 GB)
+
+
+def _rocksdb_options(
+    settings: Settings, *, write_buffer_mb: int, block_cache_mb: int
+) -> dict[str, Any] | None:
+    """Bounded RocksDB memory: Faust's defaults allow 3 x 64 MiB memtables and a 2 GiB block
+    cache per partition and table, which 100,000 orgs push past 1 GB of RSS."""
+    if settings.store != "rocksdb":
+        return None
+    mib = 1024 * 1024
+    return {
+        "write_buffer_size": write_buffer_mb * mib,
+        "max_write_buffer_number": 2,
+        "target_file_size_base": 16 * mib,
+        "block_cache_size": block_cache_mb * mib,
+        "block_cache_compressed_size": 0,
+    }
 
 
 def event_payload(event: Event) -> dict[str, Any]:
@@ -172,10 +189,13 @@ class ScorerApp:
             # A rebalance or shutdown waits for the record in progress: a pass must never
             # write the tables of a partition that has been revoked from under it.
             stream_wait_empty=True,
-            stream_buffer_maxsize=8192,
+            # Internal records are large (up to 5,000 events): a short read-ahead queue
+            # bounds memory (8,192 of them could hold gigabytes during a backlog).
+            stream_buffer_maxsize=128,
             broker_max_poll_records=2000,
-            # Internal records carry up to 5,000 events (512 KiB): fetch many at once.
-            consumer_max_fetch_size=16 * 1024 * 1024,
+            # Internal records carry up to 5,000 events (512 KiB): fetch several at once,
+            # but not so many that a backlog (or a changelog recovery) balloons memory.
+            consumer_max_fetch_size=4 * 1024 * 1024,
             web_enabled=settings.web_enabled,
             web_bind=settings.web_bind,
             web_port=settings.web_port,
@@ -185,15 +205,27 @@ class ScorerApp:
             key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         )
         self.org_table = self.app.Table(
-            "orgs", key_type=bytes, value_type=bytes, partitions=partitions
+            "orgs",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions,
+            options=_rocksdb_options(settings, write_buffer_mb=8, block_cache_mb=32),
         )
         # org id -> [first month, live owed]: small values the worker scans after an
         # assignment to rebuild the roster of each partition (the month-close sweep).
         self.roster_table = self.app.Table(
-            "roster", key_type=bytes, value_type=bytes, partitions=partitions
+            "roster",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions,
+            options=_rocksdb_options(settings, write_buffer_mb=1, block_cache_mb=4),
         )
         self.clock_table = self.app.Table(
-            "clocks", key_type=bytes, value_type=bytes, partitions=partitions
+            "clocks",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions,
+            options=_rocksdb_options(settings, write_buffer_mb=1, block_cache_mb=4),
         )
         self.source = self.app.topic(
             settings.events_topic,
