@@ -6,8 +6,11 @@ the comparison is field by field except ``revision``.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 Key = tuple[str, str, str]  # (org, kind, period); live records use period "*"
 
@@ -49,3 +52,18 @@ def differences(
         if len(problems) >= limit:
             break
     return problems
+
+
+def regroup_by_org(lines: Iterable[bytes]) -> list[bytes]:
+    """Each org's lines together, their order kept (unparsable lines at the end), so that
+    ``plan_records(lines, n)`` fills its batches (amendments: the same final records)."""
+    groups: dict[str, list[bytes]] = defaultdict(list)
+    for line in lines:
+        try:
+            doc = orjson.loads(line)
+            first = doc[0] if isinstance(doc, list) and doc else doc
+            org = str(first.get("subject")) if isinstance(first, dict) else "~"
+        except orjson.JSONDecodeError:
+            org = "~"
+        groups[org].append(line)
+    return [line for org in sorted(groups) for line in groups[org]]

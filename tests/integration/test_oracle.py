@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from streams.kafka_config import KafkaSecurity
 from streams.offline import score_lines
 from streams.scores_view import latest_records_of
 from tests.kafka_helpers import consume_all, create_topic, unique_topic
-from tests.oracle import differences, final_records
+from tests.oracle import differences, final_records, regroup_by_org
 from tests.worker_harness import WorkerProcess, output_records, wait_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -35,22 +34,6 @@ HORIZON_MS = 86_400_000
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _regroup_by_org(lines: list[bytes]) -> list[bytes]:
-    """Each org's lines together, their order kept (unparsable lines at the end)."""
-    import orjson
-
-    groups: dict[str, list[bytes]] = defaultdict(list)
-    for line in lines:
-        try:
-            doc = orjson.loads(line)
-            first = doc[0] if isinstance(doc, list) and doc else doc
-            org = str(first.get("subject")) if isinstance(first, dict) else "~"
-        except orjson.JSONDecodeError:
-            org = "~"
-        groups[org].append(line)
-    return [line for org in sorted(groups) for line in groups[org]]
 
 
 async def _score_through_kafka(
@@ -129,7 +112,7 @@ def test_worker_equals_offline_scorer(kafka_bootstrap: str, tmp_path: Path) -> N
 
 def test_regrouped_input_gives_the_same_final_records(kafka_bootstrap: str, tmp_path: Path) -> None:
     now = format_time_ms(_now_ms() - _now_ms() % 1000)
-    lines = _regroup_by_org(
+    lines = regroup_by_org(
         list(generate_lines(6, 14, seed=11, now=now, bad_rate=0.02, dup_rate=0.05))
     )
     expected, actual, figures = asyncio.run(_score_through_kafka(kafka_bootstrap, lines, tmp_path))

@@ -19,13 +19,10 @@ import asyncio
 import random
 import shutil
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from scoring.timeutil import format_time_ms
 from streams.catalog import load_catalog
@@ -34,7 +31,7 @@ from streams.generate import generate_lines
 from streams.kafka_config import KafkaSecurity
 from streams.offline import OfflineResult, score_lines
 from tests.kafka_helpers import create_topic, end_offsets, unique_topic
-from tests.oracle import differences, final_records
+from tests.oracle import differences, final_records, regroup_by_org
 from tests.reliability.figures import report as report
 from tests.worker_harness import (
     WorkerProcess,
@@ -59,21 +56,6 @@ FAST_GROUP_ENV = {
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def regroup_by_org(lines: Iterable[bytes]) -> list[bytes]:
-    """Each org's lines together, their order kept (unparsable lines at the end), so that
-    ``plan_records(lines, n)`` fills its batches (amendments: the same final records)."""
-    groups: dict[str, list[bytes]] = defaultdict(list)
-    for line in lines:
-        try:
-            doc = orjson.loads(line)
-            first = doc[0] if isinstance(doc, list) and doc else doc
-            org = str(first.get("subject")) if isinstance(first, dict) else "~"
-        except orjson.JSONDecodeError:
-            org = "~"
-        groups[org].append(line)
-    return [line for org in sorted(groups) for line in groups[org]]
 
 
 def generated(
