@@ -204,29 +204,11 @@ class ScorerApp:
         raw_schema: faust.Schema[bytes, bytes] = faust.Schema(
             key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         )
-        self.org_table = self.app.Table(
-            "orgs",
-            key_type=bytes,
-            value_type=bytes,
-            partitions=partitions,
-            options=_rocksdb_options(settings, write_buffer_mb=8, block_cache_mb=32),
-        )
-        # org id -> [first month, live owed]: small values the worker scans after an
-        # assignment to rebuild the roster of each partition (the month-close sweep).
-        self.roster_table = self.app.Table(
-            "roster",
-            key_type=bytes,
-            value_type=bytes,
-            partitions=partitions,
-            options=_rocksdb_options(settings, write_buffer_mb=1, block_cache_mb=4),
-        )
-        self.clock_table = self.app.Table(
-            "clocks",
-            key_type=bytes,
-            value_type=bytes,
-            partitions=partitions,
-            options=_rocksdb_options(settings, write_buffer_mb=1, block_cache_mb=4),
-        )
+        self.org_table = self._table("orgs", write_buffer_mb=8, block_cache_mb=32)
+        # org id -> first month: small values the worker scans after an assignment to
+        # rebuild the roster of each partition (the month-close sweep).
+        self.roster_table = self._table("roster", write_buffer_mb=1, block_cache_mb=4)
+        self.clock_table = self._table("clocks", write_buffer_mb=1, block_cache_mb=4)
         self.source = self.app.topic(
             settings.events_topic,
             settings.control_topic,
@@ -254,6 +236,15 @@ class ScorerApp:
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         interval = max(0.05, min(1.0, settings.live_emit_interval_seconds / 2 or 0.5))
         self.app.timer(interval)(self._wake_due_partitions)
+
+    def _table(self, name: str, *, write_buffer_mb: int, block_cache_mb: int) -> Any:
+        """A changelog-backed table of raw bytes, co-partitioned with the input."""
+        options = _rocksdb_options(
+            self.settings, write_buffer_mb=write_buffer_mb, block_cache_mb=block_cache_mb
+        )
+        return self.app.Table(
+            name, key_type=bytes, value_type=bytes, partitions=self.partitions, options=options
+        )
 
     # --- agent ----------------------------------------------------------------------------
 
