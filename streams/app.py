@@ -43,7 +43,6 @@ from streams.ingest import Ingestor, event_from_row
 from streams.kafka_config import KafkaSecurity
 from streams.metrics import Metrics
 from streams.processing import (
-    AppliedRecord,
     LiveThrottle,
     OrgSlot,
     PartitionClock,
@@ -66,24 +65,7 @@ RETAINED_MONTHS = 26  # spec section 3: months an accepted event can still touch
 EXIT_AGENT_FAILURE = 70
 WATERMARK_WRITE_STEP_MS = 60_000
 RECOVERY_ORGS_PER_PASS = 500
-SLOT_CACHE_ORGS = 10_000  # decoded org values kept in memory (bounded: 100k orgs <= 1 GB)
-
-
-def _rocksdb_options(
-    settings: Settings, *, write_buffer_mb: int, block_cache_mb: int
-) -> dict[str, Any] | None:
-    """Bounded RocksDB memory: Faust's defaults allow 3 x 64 MiB memtables and a 2 GiB block
-    cache per partition and table, which 100,000 orgs push past 1 GB of RSS."""
-    if settings.store != "rocksdb":
-        return None
-    mib = 1024 * 1024
-    return {
-        "write_buffer_size": write_buffer_mb * mib,
-        "max_write_buffer_number": 2,
-        "target_file_size_base": 16 * mib,
-        "block_cache_size": block_cache_mb * mib,
-        "block_cache_compressed_size": 0,
-    }
+SLOT_CACHE_ORGS = 20_000  # decoded org values kept in memory (bounded: 100k orgs <= 1 GB)
 
 
 def event_payload(event: Event) -> dict[str, Any]:
@@ -114,23 +96,6 @@ class _Outgoing:
 
 
 @dataclass(slots=True)
-class _OrgWork:
-    """What one pass owes one org, gathered over its records and emitted once."""
-
-    first_month_before: int | None
-    late_from: int | None = None  # earliest month of an accepted event
-    replay_from: int | None = None  # earliest month of a redelivered record's events
-    live: bool = False
-    replay_live: bool = False
-
-
-def _earliest(current: int | None, month: int | None) -> int | None:
-    if month is None:
-        return current
-    return month if current is None else min(current, month)
-
-
-@dataclass(slots=True)
 class _Pass:
     """Everything one handled record produces before it is written."""
 
@@ -145,7 +110,6 @@ class _Pass:
     must_wait: bool = False
     clock_dirty: bool = False
     wake_again: bool = False
-    orgs: dict[str, _OrgWork] = field(default_factory=dict)
     consumed: dict[str, int] = field(default_factory=dict)  # events per type (metrics)
     accepted: dict[str, int] = field(default_factory=dict)
     dirty: dict[str, OrgSlot] = field(default_factory=dict)
@@ -180,22 +144,15 @@ class ScorerApp:
             topic_replication_factor=1,
             table_standby_replicas=settings.standby_replicas,
             producer_max_request_size=MAX_REQUEST_BYTES,
-            # Changelog and score records are small and many: fill big batches, so the
-            # broker gets few large requests instead of one per handful of org values.
-            producer_max_batch_size=1024 * 1024,
-            producer_linger=0.005,
             producer_acks=-1,
             consumer_auto_offset_reset="earliest",
             # A rebalance or shutdown waits for the record in progress: a pass must never
             # write the tables of a partition that has been revoked from under it.
             stream_wait_empty=True,
-            # Internal records are large (up to 5,000 events): a short read-ahead queue
-            # bounds memory (8,192 of them could hold gigabytes during a backlog).
-            stream_buffer_maxsize=128,
+            stream_buffer_maxsize=8192,
             broker_max_poll_records=2000,
-            # Internal records carry up to 5,000 events (512 KiB): fetch several at once,
-            # but not so many that a backlog (or a changelog recovery) balloons memory.
-            consumer_max_fetch_size=4 * 1024 * 1024,
+            # Internal records carry up to 5,000 events (512 KiB): fetch many at once.
+            consumer_max_fetch_size=16 * 1024 * 1024,
             web_enabled=settings.web_enabled,
             web_bind=settings.web_bind,
             web_port=settings.web_port,
@@ -204,11 +161,17 @@ class ScorerApp:
         raw_schema: faust.Schema[bytes, bytes] = faust.Schema(
             key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         )
-        self.org_table = self._table("orgs", write_buffer_mb=8, block_cache_mb=32)
-        # org id -> first month: small values the worker scans after an assignment to
-        # rebuild the roster of each partition (the month-close sweep).
-        self.roster_table = self._table("roster", write_buffer_mb=1, block_cache_mb=4)
-        self.clock_table = self._table("clocks", write_buffer_mb=1, block_cache_mb=4)
+        self.org_table = self.app.Table(
+            "orgs", key_type=bytes, value_type=bytes, partitions=partitions
+        )
+        # org id -> [first month, live owed]: small values the worker scans after an
+        # assignment to rebuild the roster of each partition (the month-close sweep).
+        self.roster_table = self.app.Table(
+            "roster", key_type=bytes, value_type=bytes, partitions=partitions
+        )
+        self.clock_table = self.app.Table(
+            "clocks", key_type=bytes, value_type=bytes, partitions=partitions
+        )
         self.source = self.app.topic(
             settings.events_topic,
             settings.control_topic,
@@ -236,15 +199,6 @@ class ScorerApp:
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         interval = max(0.05, min(1.0, settings.live_emit_interval_seconds / 2 or 0.5))
         self.app.timer(interval)(self._wake_due_partitions)
-
-    def _table(self, name: str, *, write_buffer_mb: int, block_cache_mb: int) -> Any:
-        """A changelog-backed table of raw bytes, co-partitioned with the input."""
-        options = _rocksdb_options(
-            self.settings, write_buffer_mb=write_buffer_mb, block_cache_mb=block_cache_mb
-        )
-        return self.app.Table(
-            name, key_type=bytes, value_type=bytes, partitions=self.partitions, options=options
-        )
 
     # --- agent ----------------------------------------------------------------------------
 
@@ -326,9 +280,6 @@ class ScorerApp:
         self, state: _Pass, org: str, source: str, offset: int, events: list[Event]
     ) -> None:
         slot = self._load_slot(state, org)
-        work = state.orgs.get(org)
-        if work is None:
-            work = state.orgs[org] = _OrgWork(first_month_before=slot.state.first_month)
         applied = apply_org_record(
             self.catalog,
             slot,
@@ -339,7 +290,7 @@ class ScorerApp:
         )
         state.dirty[org] = slot  # a skipped record rewrites the value: RocksDB may be ahead
         if applied.skipped:
-            self._note_redelivery(state, org, slot, events, work)
+            self._reemit_after_redelivery(state, org, slot, events)
             return
         for event_type in applied.accepted_types:
             state.accepted[event_type] = state.accepted.get(event_type, 0) + 1
@@ -359,52 +310,32 @@ class ScorerApp:
         late_month = applied.min_accepted_month
         if late_month is not None and closed is not None and late_month <= closed:
             self.metrics.late.inc()
-        work.late_from = _earliest(work.late_from, late_month)
-        work.live |= applied.accepted > 0
+        for month, revision in monthly_owed_after_apply(slot, applied, closed):
+            self._emit_monthly(state, slot, month, revision)
+        if applied.accepted:
+            self._emit_or_defer_live(state, org, slot)
 
-    def _note_redelivery(
-        self, state: _Pass, org: str, slot: OrgSlot, events: list[Event], work: _OrgWork
+    def _reemit_after_redelivery(
+        self, state: _Pass, org: str, slot: OrgSlot, events: list[Event]
     ) -> None:
         """A redelivered record was applied before a crash, but what it caused may not have
-        reached the output (acks are awaited lazily): emit it again, same revisions, once
-        per org and pass (``_emit_org_work``)."""
+        reached the output (acks are awaited lazily): emit it again, same revisions."""
         self.metrics.redelivered.inc()
         self._update_roster(state, org, slot)  # the crash may have hit between the writes
         for event in events:
             state.clock.advance(event.time_ms)
         state.clock_dirty = True
-        work.replay_from = _earliest(work.replay_from, min(month_of(e.time_ms) for e in events))
-        work.replay_live = True
-
-    def _emit_org_work(self, state: _Pass) -> None:
-        """What the pass's records owe each org, coalesced (spec 3 allows one re-emission per
-        month for several late events of one org in one batch): late months with revision
-        + 1, months of a newly seen org with revision 0, replays with their revision, and
-        one live record."""
         closed = state.clock.closed_month
-        for org, work in state.orgs.items():
-            slot = state.dirty[org]
-            owed: dict[int, int] = {}
-            if work.replay_from is not None and closed is not None:
-                first = slot.state.first_month
-                latest = slot.state.latest_time_ms
-                if first is not None and latest is not None:
-                    # Months more than 13 before the org's latest cannot have changed
-                    # (too_old), and their buckets may be pruned already.
-                    start = max(first, month_of(latest) - 13, work.replay_from)
-                    for month in range(start, closed + 1):
-                        owed[month] = slot.revisions.get(month, 0)
-            if work.late_from is not None:
-                late = AppliedRecord(
-                    min_accepted_month=work.late_from, first_month_before=work.first_month_before
-                )
-                owed.update(monthly_owed_after_apply(slot, late, closed))
-            for month in sorted(owed):
-                self._emit_monthly(state, slot, month, owed[month])
-            if work.replay_live:
-                self._emit_live(state, org, slot)
-            elif work.live:
-                self._emit_or_defer_live(state, org, slot)
+        first = slot.state.first_month
+        latest = slot.state.latest_time_ms
+        if closed is not None and first is not None and latest is not None:
+            # Months more than 13 before the org's latest cannot have changed (too_old),
+            # and their buckets may be pruned already.
+            oldest_touchable = month_of(latest) - 13
+            start = max(first, oldest_touchable, min(month_of(e.time_ms) for e in events))
+            for month in range(start, closed + 1):
+                self._emit_monthly(state, slot, month, slot.revisions.get(month, 0))
+        self._emit_live(state, org, slot)
 
     def _forward(
         self,
@@ -442,7 +373,6 @@ class ScorerApp:
     # --- month close, live records, output -------------------------------------------------
 
     async def _finish(self, state: _Pass) -> None:
-        self._emit_org_work(state)
         self._sweep_closed_months(state)
         self._flush_due_live(state)
         self._drain_recovery_backlog(state)
