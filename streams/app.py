@@ -55,6 +55,7 @@ from streams.processing import (
     prune_revisions,
     source_key,
 )
+from streams.rewind import rewinding_consumer
 from streams.routing import partition_for_key
 from streams.settings import Settings
 
@@ -157,6 +158,10 @@ class ScorerApp:
             web_bind=settings.web_bind,
             web_port=settings.web_port,
             **security.faust_kwargs(),
+        )
+        # Before the consumer exists (Faust creates it when the app starts).
+        self.app.transport.Consumer = rewinding_consumer(  # type: ignore[misc]
+            (settings.events_topic, settings.control_topic)
         )
         raw_schema: faust.Schema[bytes, bytes] = faust.Schema(
             key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"

@@ -83,6 +83,7 @@ class BenchSizes:
     faust_naive_events: int
     quiet_seconds: float
     default_interval_latency: bool  # also measure p99 at the default 1 s live interval
+    scorer_timeout_s: float = 900.0  # one scorer run that takes longer fails the bench
 
     @classmethod
     def choose(cls, orgs: int, events: int | None, quick: bool) -> BenchSizes:
@@ -96,6 +97,7 @@ class BenchSizes:
                 faust_naive_events=1_000,
                 quiet_seconds=1.0,
                 default_interval_latency=False,
+                scorer_timeout_s=120.0,
             )
         # Sized by the scorer's measured speed: at 10,000 orgs nearly every event of a
         # single-event topic yields its own live record (an org is revisited less often
@@ -419,7 +421,10 @@ async def wait_scorer_done(
         if done and time.monotonic() - still_since >= quiet_seconds:
             return
         await asyncio.sleep(0.25)
-    raise RuntimeError(f"scorer {worker.app_id} not caught up within {timeout:.0f} s")
+    raise RuntimeError(
+        f"scorer {worker.app_id} not caught up within {timeout:.0f} s; log tail:\n"
+        + "\n".join(each.log_tail() for each in workers)
+    )
 
 
 def dir_size_mb(path: Path) -> float:
@@ -495,7 +500,12 @@ class Bench:
             proc.start()
         try:
             async with KafkaProbe(self.bootstrap) as probe:
-                await wait_scorer_done(probe, procs, quiet_seconds=self.sizes.quiet_seconds)
+                await wait_scorer_done(
+                    probe,
+                    procs,
+                    quiet_seconds=self.sizes.quiet_seconds,
+                    timeout=self.sizes.scorer_timeout_s,
+                )
                 stamps = await probe.first_last_timestamps(output)
             rss = [proc.peak_rss_mb() for proc in procs]
             cpu = [proc.cpu_seconds() or 0.0 for proc in procs]
@@ -710,7 +720,12 @@ class Bench:
         proc.start()
         try:
             async with KafkaProbe(self.bootstrap) as probe:
-                await wait_scorer_done(probe, [proc], quiet_seconds=self.sizes.quiet_seconds)
+                await wait_scorer_done(
+                    probe,
+                    [proc],
+                    quiet_seconds=self.sizes.quiet_seconds,
+                    timeout=self.sizes.scorer_timeout_s,
+                )
                 stamps = await probe.first_last_timestamps(output)
             rss = proc.peak_rss_mb()
         finally:

@@ -3,7 +3,10 @@
 1. SIGKILL the worker three times at random points of a replay of >= 50,000 events,
    restarting it each time;
 2. two workers, one SIGKILLed mid-stream, a third joins (rebalance under load);
-3. the local state directory wiped after a SIGKILL (recovery from the changelog only).
+3. the local state directory wiped after a SIGKILL (recovery from the changelog only);
+4. two workers starting together on a new consumer group with the whole input already
+   written: the rebalance lands on partitions that have no committed offset yet (the
+   case ``streams/rewind.py`` fixes; before it the groups never caught up).
 
 Each ends with every partition ticked to the offline watermark and asserts that the final
 record per (org, monthly, period) and the last live record per org equal ``csscore
@@ -133,4 +136,32 @@ def test_state_directory_wiped_after_a_sigkill(kafka_bootstrap: str, tmp_path: P
     figures, problems = asyncio.run(run())
     report("state dir wiped after sigkill", figures)
     assert figures["wiped_files"] > 0  # there was local state to lose
+    _assert_equal(figures, problems, scenario.logs())
+
+
+@pytest.mark.timeout(300)
+def test_two_workers_start_together_on_a_new_group(kafka_bootstrap: str, tmp_path: Path) -> None:
+    lines, moment = generated(10, 3, seed=SEED + 3)
+    scenario = Scenario(kafka_bootstrap, tmp_path, lines, moment, batch=1, name="pair")
+
+    async def run() -> tuple[dict[str, object], list[str]]:
+        await scenario.create_input()
+        await scenario.produce()
+        workers = [scenario.worker("a"), scenario.worker("b")]
+        for worker in workers:
+            worker.start()
+        try:
+            # settle() fails unless both groups commit every offset (caught up).
+            await scenario.settle(timeout=180.0)
+            both_alive = all(worker.alive() for worker in workers)
+        finally:
+            codes = scenario.stop_all()
+        assert both_alive, scenario.logs()
+        assert codes == [0, 0], scenario.logs()
+        figures, problems = await scenario.compare()
+        figures["workers"] = 2
+        return figures, problems
+
+    figures, problems = asyncio.run(run())
+    report("two workers start together", figures)
     _assert_equal(figures, problems, scenario.logs())

@@ -1,0 +1,96 @@
+"""The commit rule of ``streams/rewind.py``: never past the first unprocessed offset.
+
+The consumer is built without a Faust app (``object.__new__``) and given only the
+bookkeeping Faust's ``_new_offset`` reads, so these tests pin the commit decision itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from faust.types import TP
+from intervaltree import IntervalTree
+
+from streams import rewind
+
+SOURCE = "app-events"
+OTHER = "app-other"
+
+
+def consumer(committed: int | None = None, start: int | None = None) -> Any:
+    cls = rewind.rewinding_consumer([SOURCE])
+    made: Any = object.__new__(cls)
+    made._gap = defaultdict(IntervalTree)
+    made._acked = defaultdict(list)
+    made._acked_index = defaultdict(set)
+    made._committed_offset = defaultdict(lambda: None)
+    made._start_offsets = {}
+    made._head_stalled_since = {}
+    made.scheduled = []
+    made._schedule_read_again = lambda tp, offset: made.scheduled.append((tp, offset))
+    tp = TP(SOURCE, 0)
+    if committed is not None:
+        made._committed_offset[tp] = committed
+    if start is not None:
+        made.note_start(tp, start)
+    return made
+
+
+def ack(made: Any, tp: TP, *offsets: int) -> None:
+    for offset in offsets:
+        made._acked[tp].append(offset)
+        made._acked_index[tp].add(offset)
+
+
+def test_no_commit_past_an_unprocessed_first_record_of_a_new_group() -> None:
+    made = consumer(start=0)
+    tp = TP(SOURCE, 0)
+    ack(made, tp, 1, 2)  # offset 0 was dropped, 1 and 2 processed
+    assert made._new_offset(tp) is None
+    ack(made, tp, 0)  # read again and processed
+    assert made._new_offset(tp) == 3
+
+
+def test_no_commit_past_a_single_missing_record_after_a_commit() -> None:
+    # Faust's own rule lets a gap of one through: committed 10 (next to read), acked 11.
+    made = consumer(committed=10)
+    tp = TP(SOURCE, 0)
+    ack(made, tp, 11, 12)
+    assert made._new_offset(tp) is None
+    ack(made, tp, 10)
+    assert made._new_offset(tp) == 13
+
+
+def test_consecutive_records_from_the_head_commit_as_before() -> None:
+    made = consumer(committed=5)
+    tp = TP(SOURCE, 0)
+    ack(made, tp, 5, 6, 7, 9)
+    assert made._new_offset(tp) == 8
+
+
+def test_other_topics_keep_fausts_rule() -> None:
+    made = consumer()
+    tp = TP(OTHER, 0)
+    made._committed_offset[tp] = 10
+    ack(made, tp, 11, 12)
+    assert made._new_offset(tp) == 13  # Faust's behaviour, untouched
+
+
+def test_a_stalled_head_is_read_again_after_the_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(rewind.time, "monotonic", lambda: clock[0])
+    made = consumer(start=0)
+    tp = TP(SOURCE, 0)
+    ack(made, tp, 1)
+    assert made._new_offset(tp) is None
+    clock[0] += rewind.HEAD_STALL_SECONDS / 2
+    assert made._new_offset(tp) is None
+    assert made.scheduled == []
+    clock[0] += rewind.HEAD_STALL_SECONDS
+    assert made._new_offset(tp) is None
+    assert made.scheduled == [(tp, 0)]
+    made.note_start(tp, 0)  # the seek back
+    ack(made, tp, 0)
+    assert made._new_offset(tp) == 2
