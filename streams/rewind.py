@@ -114,7 +114,11 @@ def rewinding_consumer(topics: Collection[str]) -> type[Consumer]:
 
         async def _read_again_from(self, tp: Any, offset: int) -> None:
             thread: RewindingConsumerThread = self._thread  # type: ignore[assignment]
-            await thread.seek_back(tp, offset)
+            try:
+                await thread.seek_back(tp, offset)
+            except Exception as exc:  # revoked meanwhile: the next owner reads it again
+                log.warning("%s[%d]: could not read again from %d: %s", *tp, offset, exc)
+                return
             self._read_offset[tp] = offset if offset else None  # or Faust drops them
 
     return RewindingConsumer

@@ -6,6 +6,7 @@ bookkeeping Faust's ``_new_offset`` reads, so these tests pin the commit decisio
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import Any
 
@@ -94,3 +95,36 @@ def test_a_stalled_head_is_read_again_after_the_grace(monkeypatch: pytest.Monkey
     made.note_start(tp, 0)  # the seek back
     ack(made, tp, 0)
     assert made._new_offset(tp) == 2
+
+
+class _Thread:
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+        self.seeks: list[tuple[TP, int]] = []
+
+    async def seek_back(self, tp: TP, offset: int) -> None:
+        if self.fail:
+            raise RuntimeError("partition not assigned")
+        self.seeks.append((tp, offset))
+
+
+@pytest.mark.parametrize("offset", [0, 7])
+def test_reading_again_seeks_and_resets_the_read_offset(offset: int) -> None:
+    made = consumer()
+    tp = TP(SOURCE, 0)
+    made._thread = _Thread(fail=False)
+    made._read_offset = {tp: 42}
+    asyncio.run(made._read_again_from(tp, offset))
+    assert made._thread.seeks == [(tp, offset)]
+    # Faust drops fetched records below its read offset: it must not stay at 42.
+    assert made._read_offset[tp] == (offset or None)
+
+
+def test_a_failed_seek_back_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    made = consumer()
+    tp = TP(SOURCE, 0)
+    made._thread = _Thread(fail=True)
+    made._read_offset = {tp: 42}
+    asyncio.run(made._read_again_from(tp, 3))
+    assert made._read_offset[tp] == 42
+    assert "could not read again from 3" in caplog.text
