@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make test   - create/update .venv, then ruff, mypy, import-linter, pytest"
-	@echo "make run    - start the local demo (for now: a local Kafka broker)"
+	@echo "make run    - local broker (unless KAFKA_BOOTSTRAP_SERVERS is set), worker, demo feed, live scores"
 	@echo "make unit   - only the unit tests (no broker needed)"
 	@echo "make lint | typecheck | imports | integration | bench"
 
@@ -49,9 +49,9 @@ unit: venv
 integration: venv
 	$(BIN)/pytest -q -p no:cacheprovider --timeout=600 -m integration $(PYTEST_ARGS)
 
-# The streaming issue replaces this with the full demo (streams/demo.py).
+# The demo (devtools/demo.py): broker unless configured, worker, demo feed, score table.
 run: venv
-	@if [ -f streams/demo.py ]; then exec $(BIN)/python -m streams.demo; elif [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then echo "Using Kafka at KAFKA_BOOTSTRAP_SERVERS=$$KAFKA_BOOTSTRAP_SERVERS"; else addr=$$($(BIN)/csscore kafka start | tail -n1) && echo "Kafka runs at $$addr: export KAFKA_BOOTSTRAP_SERVERS=$$addr ; stop it with: $(BIN)/csscore kafka stop"; fi
+	@exec $(BIN)/python -m devtools.demo
 
 bench: venv
-	@if $(BIN)/csscore bench --help >/dev/null 2>&1; then $(BIN)/csscore bench; else echo "csscore bench is not available yet"; fi
+	$(BIN)/csscore bench

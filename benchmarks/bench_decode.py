@@ -1,7 +1,7 @@
 """Decoder throughput: valid events/s for single-event records and 100-event batches.
 
 Prints numbers, asserts nothing (timings depend on the machine). Uses generated events
-(``streams.generate``) so the mix of types, times and field counts is realistic, plus the
+(``devtools.generate``) so the mix of types, times and field counts is realistic, plus the
 raw ``orjson.loads`` cost of the same bytes as a floor for comparison.
 
     .venv/bin/python benchmarks/bench_decode.py [--events N] [--repeat R]
@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import orjson
 
-from streams.decoding import decode_record
-from streams.generate import KIND_EVENT, TelemetryGenerator
+from devtools.generate import KIND_EVENT, TelemetryGenerator
+from streams.codec.decoding import decode_record
 
 
 def best_rate(run: Callable[[], int], repeat: int) -> float:

@@ -24,7 +24,7 @@ from scoring.fold import DEFAULT_DEDUP_HORIZON_MS, apply_event, prune
 from scoring.record import forget_memos, live_record, monthly_record
 from scoring.state import OrgState, new_org_state
 from scoring.timeutil import HOUR_MS, month_of, parse_time_ms
-from streams.catalog import load_catalog
+from streams.codec.catalog import load_catalog
 
 # One event per type of spec 7, with data as the decoder hands it over (floats for
 # non-integer numbers), each matching a signal of the default catalog.

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from streams.metrics import Metrics
+from streams.runtime.metrics import Metrics
 
 
 def partition_lag(highwater: int | None, committed: int | None) -> int | None:

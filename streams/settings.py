@@ -58,7 +58,7 @@ class Settings:
     @property
     def events_topic(self) -> str:
         """Internal topic, co-partitioned with the input: validated events batched per org
-        partition by the ingest stage (streams.ingest)."""
+        partition by the ingest stage (streams.runtime.ingest)."""
         return f"{self.app_id}-events"
 
     @property

@@ -2,7 +2,7 @@
 
 ``kafka_bootstrap`` comes from, in order: ``KAFKA_BOOTSTRAP_SERVERS`` when it answers;
 Testcontainers' Kafka module when a Docker engine answers a ping; the embedded Apache
-Kafka broker (``streams.kafka_local``) in a temporary data dir. Under ``CI=true`` a
+Kafka broker (``devtools.kafka_local``) in a temporary data dir. Under ``CI=true`` a
 missing broker fails the run, it never skips. Tests share the session broker with unique
 topic names (``unique_topic``); tests that kill or restart a broker use
 ``kafka_broker_factory``.
@@ -26,7 +26,7 @@ _REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
-from streams.kafka_local import KafkaLocalError, LocalBroker, broker_answers  # noqa: E402
+from devtools.kafka_local import KafkaLocalError, LocalBroker, broker_answers  # noqa: E402
 from tests.kafka_helpers import BrokerHandle  # noqa: E402
 from tests.kafka_helpers import unique_topic as _unique_topic  # noqa: E402
 

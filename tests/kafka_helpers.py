@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from streams.kafka_local import MESSAGE_MAX_BYTES, LocalBroker
+from devtools.kafka_local import MESSAGE_MAX_BYTES, LocalBroker
 
 Bytesish = bytes | str | None
 

@@ -11,7 +11,7 @@ from scoring.events import Event
 from scoring.fold import DEFAULT_DEDUP_HORIZON_MS, Outcome, apply_event
 from scoring.state import OrgState, new_org_state
 from scoring.timeutil import parse_period, parse_time_ms
-from streams.catalog import load_catalog
+from streams.codec.catalog import load_catalog
 
 DEFAULT_CATALOG: Catalog = load_catalog(None)
 _ids = itertools.count(1)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.metrics import Metrics
+from streams.runtime.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from schemas import load_schema
 from scoring.timeutil import HOUR_MS, format_time_ms, parse_time_ms
-from streams.offline import score_lines
+from streams.pipeline.offline import score_lines
 from tests.scoring_support import DEFAULT_CATALOG
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "scoring"

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.bench import batched_records, synthetic_events
-from streams.decoding import decode_record
+from devtools.bench.run import batched_records, synthetic_events
+from streams.codec.decoding import decode_record
 
 REQUIRED_KEYS = (
     "raw_events_per_s",

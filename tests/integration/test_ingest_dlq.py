@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from devtools.generate import POISON_PREFIX, TelemetryGenerator
 from scoring.timeutil import parse_time_ms
-from streams.cli import main
-from streams.cmd_feed import plan_records, produce_records
-from streams.decoding import TOO_LARGE_KEEP_BYTES, decode_record
-from streams.dlq import MAX_DETAIL_CHARS, DeadLetterWriter
-from streams.generate import POISON_PREFIX, TelemetryGenerator
+from streams.cli.feed import plan_records, produce_records
+from streams.cli.main import main
+from streams.codec.decoding import TOO_LARGE_KEEP_BYTES, decode_record
+from streams.codec.dlq import MAX_DETAIL_CHARS, DeadLetterWriter
 from streams.kafka_config import MAX_REQUEST_SIZE, KafkaSecurity
 from tests.kafka_helpers import consume_all, create_topic, end_offsets
 

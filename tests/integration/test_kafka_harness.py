@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.kafka_local import LocalBroker, broker_answers, free_port
+from devtools.kafka_local import LocalBroker, broker_answers, free_port
 from tests.kafka_helpers import (
     BrokerHandle,
     consume_all,

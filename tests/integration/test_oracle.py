@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from devtools.generate import generate_lines
 from scoring.timeutil import format_time_ms
-from streams.catalog import load_catalog
-from streams.cmd_feed import plan_records, produce_records, send_ticks
-from streams.generate import generate_lines
+from streams.cli.feed import plan_records, produce_records, send_ticks
+from streams.cli.scores_view import latest_records_of
+from streams.codec.catalog import load_catalog
 from streams.kafka_config import KafkaSecurity
-from streams.offline import score_lines
-from streams.scores_view import latest_records_of
+from streams.pipeline.offline import score_lines
 from tests.kafka_helpers import consume_all, create_topic, unique_topic
 from tests.oracle import differences, final_records, regroup_by_org
 from tests.worker_harness import WorkerProcess, output_records, wait_caught_up

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.cmd_feed import plan_records, produce_records
-from streams.generate import generate_lines
+from devtools.generate import generate_lines
+from streams.cli.feed import plan_records, produce_records
 from streams.kafka_config import KafkaSecurity
 from tests.kafka_helpers import create_topic, unique_topic
 from tests.worker_harness import WorkerProcess

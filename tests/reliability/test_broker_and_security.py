@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.health import EXIT_BROKER_UNREACHABLE
+from streams.runtime.health import EXIT_BROKER_UNREACHABLE
 from streams.settings import Settings
 from tests.kafka_helpers import BrokerHandle
 from tests.reliability.scenario import Scenario, generated, report

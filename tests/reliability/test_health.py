@@ -1,4 +1,4 @@
-"""The worker's broker watchdog and preflight (streams.health), without a broker or sleeps.
+"""The worker's broker watchdog and preflight (streams.runtime.health), without a broker or sleeps.
 
 The watchdog's probe, clock and exit are injected: the tests drive time by hand.
 """
@@ -11,7 +11,8 @@ import socket
 
 import pytest
 
-from streams.health import (
+from streams.kafka_config import KafkaSecurity
+from streams.runtime.health import (
     EXIT_BROKER_UNREACHABLE,
     BrokerUnreachable,
     UnreachableWatchdog,
@@ -19,7 +20,6 @@ from streams.health import (
     preflight,
     tcp_reachable,
 )
-from streams.kafka_config import KafkaSecurity
 
 
 class FakeWorld:

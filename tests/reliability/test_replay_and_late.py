@@ -28,7 +28,7 @@ from scoring.timeutil import (
     month_start_ms,
     parse_time_ms,
 )
-from streams.dlq import HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION
+from streams.codec.dlq import HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION
 from tests.kafka_helpers import consume_all, end_offsets
 from tests.reliability.scenario import GRACE_MS, Scenario, generated, report
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scoring.timeutil import DAY_MS, InvalidTime, parse_time_ms
-from streams.decoding import (
+from streams.codec.decoding import (
     DATA_FIELDS,
     MAX_BATCH_EVENTS,
     MAX_RECORD_BYTES,

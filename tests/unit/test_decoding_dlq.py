@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from streams.decoding import MAX_RECORD_BYTES, Rejection, decode_record
-from streams.dlq import MAX_DETAIL_CHARS, DeadLetterWriter, dlq_headers
+from streams.codec.decoding import MAX_RECORD_BYTES, Rejection, decode_record
+from streams.codec.dlq import MAX_DETAIL_CHARS, DeadLetterWriter, dlq_headers
 from streams.errors import UsageError
 from streams.kafka_config import MAX_REQUEST_SIZE, KafkaSecurity, bootstrap_from_env
 

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scoring.timeutil import DAY_MS, format_time_ms, parse_time_ms
-from streams.catalog import load_catalog
-from streams.decoding import DATA_FIELDS, REASONS, decode_record
-from streams.offline import score_lines
+from streams.codec.catalog import load_catalog
+from streams.codec.decoding import DATA_FIELDS, REASONS, decode_record
+from streams.pipeline.offline import score_lines
 
 NOW_MS = parse_time_ms("2026-11-15T12:00:00Z")
 CATALOG = load_catalog(None)

@@ -7,11 +7,7 @@ from collections import Counter, defaultdict
 import orjson
 import pytest
 
-from scoring.timeutil import DAY_MS, month_of, parse_time_ms
-from streams.cli import main
-from streams.cmd_feed import plan_records, tick_event
-from streams.decoding import DATA_FIELDS, MAX_RECORD_BYTES, decode_record
-from streams.generate import (
+from devtools.generate import (
     KIND_DUPLICATE,
     KIND_EVENT,
     KIND_LATE,
@@ -20,6 +16,10 @@ from streams.generate import (
     TelemetryGenerator,
     generate_lines,
 )
+from scoring.timeutil import DAY_MS, month_of, parse_time_ms
+from streams.cli.feed import plan_records, tick_event
+from streams.cli.main import main
+from streams.codec.decoding import DATA_FIELDS, MAX_RECORD_BYTES, decode_record
 
 NOW = "2026-07-02T00:00:00Z"
 

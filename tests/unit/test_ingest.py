@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import orjson
 
 from scoring.timeutil import parse_time_ms
-from streams.ingest import MAX_INTERNAL_EVENTS, event_from_row, event_row, route_records
-from streams.routing import partition_for_key
+from streams.runtime.ingest import MAX_INTERNAL_EVENTS, event_from_row, event_row, route_records
+from streams.runtime.routing import partition_for_key
 
 NOW_MS = parse_time_ms("2026-01-01T00:00:00Z")
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams import cli, kafka_local
-from streams.kafka_local import (
+from devtools import kafka_local
+from devtools.kafka_local import (
     BrokerPorts,
     KafkaLocalError,
     LocalBroker,
@@ -23,6 +23,7 @@ from streams.kafka_local import (
     encode_metadata_request,
     probe_metadata,
 )
+from streams.cli import main as cli
 
 
 def _string(value: str) -> bytes:

@@ -17,7 +17,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.lag import ConsumerLagUpdater, partition_lag
-from streams.metrics import FAUST_SENSOR_PREFIX, Metrics
+from streams.runtime.metrics import FAUST_SENSOR_PREFIX, Metrics
 
 # Labels that would carry one series per org (unbounded cardinality).
 PER_ORG_LABELS = {"org", "org_id", "subject", "organization", "tenant"}

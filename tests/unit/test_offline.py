@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scoring.timeutil import HOUR_MS, format_time_ms, month_start_ms, parse_time_ms
-from streams.cli import main
-from streams.offline import score_lines
+from streams.cli.main import main
+from streams.pipeline.offline import score_lines
 from tests.scoring_support import DEFAULT_CATALOG, month, signal
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "scoring"

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from scoring.events import Event
 from scoring.timeutil import DAY_MS, month_of, month_start_ms, parse_period, parse_time_ms
-from streams.catalog import load_catalog
+from streams.codec.catalog import load_catalog
 from streams.errors import UsageError
-from streams.processing import (
+from streams.pipeline.org_records import (
     AppliedRecord,
     LiveThrottle,
     PartitionClock,

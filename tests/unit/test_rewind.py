@@ -14,7 +14,7 @@ import pytest
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from streams import rewind
+from streams.runtime import rewind
 
 SOURCE = "app-events"
 OTHER = "app-other"

@@ -14,7 +14,7 @@ import pytest
 
 from schemas import load_schema
 from scoring.catalog import CatalogError, catalog_from_dict
-from streams.catalog import load_catalog
+from streams.codec.catalog import load_catalog
 from streams.errors import UsageError
 
 SPEC_8 = [

@@ -29,14 +29,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devtools.generate import generate_lines
 from scoring.events import Event
 from scoring.fold import DEFAULT_DEDUP_HORIZON_MS, Outcome, apply_event, prune
 from scoring.record import forget_memos, live_record, monthly_record
 from scoring.state import OrgState, new_org_state, state_from_dict, state_to_dict
 from scoring.timeutil import DAY_MS, HOUR_MS, parse_time_ms
-from streams.decoding import decode_record
-from streams.generate import generate_lines
-from streams.offline import score_lines
+from streams.codec.decoding import decode_record
+from streams.pipeline.offline import score_lines
 from tests.scoring_support import DEFAULT_CATALOG
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "scoring"

@@ -1,6 +1,5 @@
-"""``csscore generate | produce | tick``: demo data and feeding the telemetry topic.
+"""``csscore produce | tick``: feeding the telemetry topic.
 
-- ``generate`` writes synthetic telemetry (``streams.generate``) as JSON lines.
 - ``produce`` publishes JSON-lines files to Kafka, keyed by org id, optionally batching
   consecutive single-event lines of one org into array records.
 - ``tick`` writes one ``clock.tick`` to every partition so idle partitions' watermarks
@@ -24,10 +23,9 @@ from typing import IO, Any
 
 import orjson
 
-from scoring.timeutil import InvalidTime, format_time_ms, parse_period, parse_time_ms
-from streams.decoding import MAX_BATCH_EVENTS, MAX_RECORD_BYTES
+from scoring.timeutil import InvalidTime, format_time_ms, parse_time_ms
+from streams.codec.decoding import MAX_BATCH_EVENTS, MAX_RECORD_BYTES
 from streams.errors import UsageError
-from streams.generate import TelemetryGenerator
 from streams.kafka_config import KafkaSecurity, bootstrap_from_env
 
 DEFAULT_TOPIC = "telemetry"
@@ -37,27 +35,7 @@ PROGRESS_EVERY_S = 2.0
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``generate``, ``produce`` and ``tick``."""
-    gen = subparsers.add_parser(
-        "generate",
-        help="write synthetic telemetry as JSON lines",
-        description=(
-            "Synthetic telemetry in arrival order, deterministic for (seed, now). Without "
-            "--now, now = end of the generated range + 1 day; without --start the range "
-            "ends with the month before now's month (or starts at 2025-01 when neither "
-            "is given). Summary on stderr."
-        ),
-    )
-    gen.add_argument("--orgs", type=int, default=10, help="number of orgs (default 10)")
-    gen.add_argument("--months", type=int, default=18, help="months of history (default 18)")
-    gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    gen.add_argument("--start", help="first month, YYYY-MM")
-    gen.add_argument("--now", help="the consumer's clock, RFC 3339 (future poison is after it)")
-    gen.add_argument("--bad-rate", type=float, default=0.0, help="share of poison lines")
-    gen.add_argument("--dup-rate", type=float, default=0.0, help="share of repeated events")
-    gen.add_argument("-o", "--output", help="output file (default stdout)")
-    gen.set_defaults(handler=run_generate)
-
+    """Add ``produce`` and ``tick``."""
     prod = subparsers.add_parser(
         "produce",
         help="publish JSON-lines files to the telemetry topic",
@@ -80,40 +58,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     tick.add_argument("--topic", default=DEFAULT_TOPIC)
     tick.add_argument("--time", help="tick time, RFC 3339 (default: now)")
     tick.set_defaults(handler=run_tick)
-
-
-# --- generate --------------------------------------------------------------------------------
-
-
-def run_generate(args: argparse.Namespace) -> int:
-    if args.orgs < 1 or args.months < 1:
-        raise UsageError("--orgs and --months must be >= 1")
-    for name in ("bad_rate", "dup_rate"):
-        if not 0.0 <= getattr(args, name) < 1.0:
-            raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1)")
-    try:
-        if args.start is not None:
-            parse_period(args.start)
-        if args.now is not None:
-            parse_time_ms(args.now)
-    except InvalidTime as exc:
-        raise UsageError(f"--start/--now: {exc}") from None
-    generator = TelemetryGenerator(
-        args.orgs, args.months, args.seed, args.start, args.now, args.bad_rate, args.dup_rate
-    )
-    # A file we open is closed below; stdout is not ours to close.
-    out: IO[bytes] = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
-    try:
-        for line, _kind in generator.records():
-            out.write(line)
-            out.write(b"\n")
-    finally:
-        if args.output:
-            out.close()
-        else:
-            out.flush()
-    print(f"now={format_time_ms(generator.now_ms)} {generator.summary.line()}", file=sys.stderr)
-    return 0
 
 
 # --- produce ---------------------------------------------------------------------------------

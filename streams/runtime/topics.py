@@ -15,7 +15,7 @@ from streams.settings import Settings
 
 log = logging.getLogger("csscore.topics")
 
-TABLES = ("orgs", "roster", "clocks")  # the Faust tables of streams.app
+TABLES = ("orgs", "roster", "clocks")  # the Faust tables of streams.runtime.app
 INTERNAL_RETENTION_MS = 7 * 86_400_000  # unprocessed internal records wait this long
 
 

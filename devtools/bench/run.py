@@ -14,7 +14,7 @@ topics and app ids, so phases never see each other's state:
 (d) peak RSS (``VmHWM``) and RocksDB size at two org counts, and the time a fresh worker
     with a wiped data dir needs to recover the larger state from the changelogs;
 (e) two workers vs one on the pre-filled single-event topic;
-and the peers of ``benchmarks/peers/`` (Quix Streams counter, naive Faust) on the same
+and the peers of ``devtools/bench/peers/`` (Quix Streams counter, naive Faust) on the same
 single-event topic, as subprocesses that report their own rate.
 
 Numbers are printed, never judged here: the machine decides them. Progress goes to stderr.
@@ -44,14 +44,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from devtools.kafka_local import MESSAGE_MAX_BYTES, LocalBroker, broker_answers
 from scoring.timeutil import DAY_MS, format_time_ms, parse_time_ms
-from streams.kafka_local import MESSAGE_MAX_BYTES, LocalBroker, broker_answers
 
 PARTITIONS = 4
 MAX_RESTARTS = 3  # worker restarts per run before the bench gives up
 BATCH_EVENTS = 100  # events of one org per batched record (issue 8)
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PEERS_DIR = REPO_ROOT / "benchmarks" / "peers"
+PEERS_DIR = REPO_ROOT / "devtools" / "bench" / "peers"
 
 # A realistic mix of the high-volume event types (spec 7), weighted by how often the
 # generator of streams/generate.py emits them; each entry: (type, source, data JSON).

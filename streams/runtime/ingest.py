@@ -28,11 +28,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from scoring.events import Event
-from streams.decoding import DecodedRecord, decode_record
-from streams.dlq import dlq_headers
+from streams.codec.decoding import DecodedRecord, decode_record
+from streams.codec.dlq import dlq_headers
 from streams.kafka_config import KafkaSecurity
-from streams.metrics import Metrics
-from streams.routing import partition_for_key
+from streams.runtime.metrics import Metrics
+from streams.runtime.routing import partition_for_key
 from streams.settings import Settings
 
 log = logging.getLogger("csscore.ingest")

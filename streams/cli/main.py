@@ -13,11 +13,15 @@ from streams.errors import UsageError
 # Modules that define ``register(subparsers)``; each sub-parser sets ``handler`` to a
 # callable taking the parsed namespace and returning the exit code.
 COMMAND_MODULES = (
-    "streams.cmd_kafka",  # kafka start|stop|status
-    "streams.cmd_score",  # score
-    "streams.cmd_feed",  # generate, produce, tick
-    "streams.cmd_worker",  # worker, tail, score-of
-    "streams.cmd_bench",  # bench
+    "streams.cli.score",  # score
+    "streams.cli.feed",  # produce, tick
+    "streams.cli.worker",  # worker, tail, score-of
+)
+# Developer tools, registered only where the ``devtools`` package is importable (a
+# checkout); the worker image ships the runtime alone.
+TOOL_MODULES = (
+    "devtools.cli",  # kafka start|stop|status, generate
+    "devtools.bench.cli",  # bench
 )
 
 
@@ -29,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    for module_name in TOOL_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith("devtools"):
+                raise
+            continue
+        module.register(subparsers)
     return parser
 
 
@@ -44,6 +56,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     return exit_code
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -43,13 +43,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from streams.worker import run_worker
+    from streams.runtime.worker import run_worker
 
     return run_worker(settings_from_env(), loglevel=args.loglevel)
 
 
 def _tail(args: argparse.Namespace) -> int:
-    from streams.scores_view import tail_scores
+    from streams.cli.scores_view import tail_scores
 
     settings = settings_from_env()
     topic = args.topic or settings.output_topic
@@ -71,7 +71,7 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _score_of(args: argparse.Namespace) -> int:
-    from streams.scores_view import latest_records_of
+    from streams.cli.scores_view import latest_records_of
 
     settings = settings_from_env()
     topic = args.topic or settings.output_topic

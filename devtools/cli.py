@@ -1,5 +1,6 @@
-"""``csscore kafka start|stop|status``: a real local Apache Kafka broker, no Docker.
+"""``csscore kafka start|stop|status`` and ``csscore generate``.
 
+``kafka`` runs a real local Apache Kafka broker, no Docker.
 ``start`` prints the bootstrap address ``127.0.0.1:PORT`` as the last line of stdout (so
 scripts can take ``| tail -n1``); with ``--sasl-scram-user`` it also prints
 ``sasl_bootstrap=127.0.0.1:P`` before it. The SCRAM password comes only from the
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from streams import kafka_local
+from devtools import kafka_local
+from devtools.generate import TelemetryGenerator
+from scoring.timeutil import InvalidTime, format_time_ms, parse_period, parse_time_ms
 from streams.errors import UsageError
 
 SASL_PASSWORD_ENV = "CSS_KAFKA_SASL_PASSWORD"
@@ -39,7 +43,28 @@ def _port(text: str) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``kafka`` with its ``start``, ``stop`` and ``status`` sub-commands."""
+    """Add ``kafka`` with its ``start``, ``stop`` and ``status`` sub-commands, and
+    ``generate``."""
+    gen = subparsers.add_parser(
+        "generate",
+        help="write synthetic telemetry as JSON lines",
+        description=(
+            "Synthetic telemetry in arrival order, deterministic for (seed, now). Without "
+            "--now, now = end of the generated range + 1 day; without --start the range "
+            "ends with the month before now's month (or starts at 2025-01 when neither "
+            "is given). Summary on stderr."
+        ),
+    )
+    gen.add_argument("--orgs", type=int, default=10, help="number of orgs (default 10)")
+    gen.add_argument("--months", type=int, default=18, help="months of history (default 18)")
+    gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    gen.add_argument("--start", help="first month, YYYY-MM")
+    gen.add_argument("--now", help="the consumer's clock, RFC 3339 (future poison is after it)")
+    gen.add_argument("--bad-rate", type=float, default=0.0, help="share of poison lines")
+    gen.add_argument("--dup-rate", type=float, default=0.0, help="share of repeated events")
+    gen.add_argument("-o", "--output", help="output file (default stdout)")
+    gen.set_defaults(handler=run_generate)
+
     kafka = subparsers.add_parser(
         "kafka",
         help="run a local Apache Kafka 3.9.1 broker (fetched from Maven Central once)",
@@ -117,4 +142,38 @@ def run_status(args: argparse.Namespace) -> int:
         print(state.bootstrap)
         return 0
     print(f"stopped data_dir={state.data_dir}")
+    return 0
+
+
+# --- generate --------------------------------------------------------------------------------
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    if args.orgs < 1 or args.months < 1:
+        raise UsageError("--orgs and --months must be >= 1")
+    for name in ("bad_rate", "dup_rate"):
+        if not 0.0 <= getattr(args, name) < 1.0:
+            raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1)")
+    try:
+        if args.start is not None:
+            parse_period(args.start)
+        if args.now is not None:
+            parse_time_ms(args.now)
+    except InvalidTime as exc:
+        raise UsageError(f"--start/--now: {exc}") from None
+    generator = TelemetryGenerator(
+        args.orgs, args.months, args.seed, args.start, args.now, args.bad_rate, args.dup_rate
+    )
+    # A file we open is closed below; stdout is not ours to close.
+    out: IO[bytes] = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        for line, _kind in generator.records():
+            out.write(line)
+            out.write(b"\n")
+    finally:
+        if args.output:
+            out.close()
+        else:
+            out.flush()
+    print(f"now={format_time_ms(generator.now_ms)} {generator.summary.line()}", file=sys.stderr)
     return 0

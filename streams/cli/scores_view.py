@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.errors import UsageError
 from streams.kafka_config import KafkaSecurity
-from streams.routing import partition_for_key
+from streams.runtime.routing import partition_for_key
 
 CATEGORY_COLUMNS = (
     ("product_adoption", "PA"),
@@ -24,7 +24,7 @@ CATEGORY_COLUMNS = (
 async def _partitions(bootstrap: str, security: KafkaSecurity, topic: str) -> set[int]:
     """Partition numbers of ``topic`` (checked to exist first: describing a missing topic
     may create it when the broker auto-creates topics)."""
-    from streams.topics import topic_partitions
+    from streams.runtime.topics import topic_partitions
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.aiokafka_kwargs())
     await admin.start()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.decoding import Rejection
+from streams.codec.decoding import Rejection
 
 DEFAULT_DLQ_TOPIC = "telemetry.dlq"
 MAX_DETAIL_CHARS = 512

@@ -18,9 +18,9 @@ import orjson
 
 from scoring.fold import DEFAULT_DEDUP_HORIZON_MS
 from scoring.timeutil import HOUR_MS, InvalidTime, format_time_ms, parse_time_ms
-from streams.catalog import load_catalog
+from streams.codec.catalog import load_catalog
 from streams.errors import UsageError
-from streams.offline import OfflineScorer
+from streams.pipeline.offline import OfflineScorer
 
 
 def _seconds_ms(text: str) -> int:

@@ -1,4 +1,4 @@
-"""``csscore bench``: the performance benchmark of issue 8 (``streams.bench``)."""
+"""``csscore bench``: the performance benchmark of issue 8 (``devtools.bench.run``)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.orgs < 1 or (args.events is not None and args.events < 1):
         raise UsageError("--orgs and --events must be >= 1")
     # Imported here: the other commands should not pay for aiokafka at start.
-    from streams.bench import run_bench
+    from devtools.bench.run import run_bench
 
     run_bench(args.orgs, args.events, args.quick, args.json)
     return 0

@@ -38,11 +38,9 @@ from scoring.events import Event
 from scoring.fold import prune
 from scoring.record import live_record, monthly_record
 from scoring.timeutil import format_time_ms, month_of, month_start_ms
-from streams.decoding import Rejection, decode_record
-from streams.ingest import Ingestor, event_from_row
+from streams.codec.decoding import Rejection, decode_record
 from streams.kafka_config import KafkaSecurity
-from streams.metrics import Metrics
-from streams.processing import (
+from streams.pipeline.org_records import (
     LiveThrottle,
     OrgSlot,
     PartitionClock,
@@ -55,8 +53,10 @@ from streams.processing import (
     prune_revisions,
     source_key,
 )
-from streams.rewind import rewinding_consumer
-from streams.routing import partition_for_key
+from streams.runtime.ingest import Ingestor, event_from_row
+from streams.runtime.metrics import Metrics
+from streams.runtime.rewind import rewinding_consumer
+from streams.runtime.routing import partition_for_key
 from streams.settings import Settings
 
 log = logging.getLogger("csscore.worker")
@@ -522,7 +522,7 @@ class ScorerApp:
     def _dead_letter_position(
         self, state: _Pass, rejection: Rejection, source: str, offset: int, original_size: int
     ) -> None:
-        from streams.dlq import dlq_headers
+        from streams.codec.dlq import dlq_headers
 
         topic, _, partition = source.rpartition(":")
         headers = dlq_headers(rejection, topic, int(partition), offset, original_size)

@@ -1,9 +1,9 @@
 """``csscore worker``: validate settings, set up topics and metrics, run the Faust worker.
 
 Ctrl-C / SIGTERM stop it cleanly (Faust commits the processed offsets); an unexpected
-error in the agent exits non-zero with one log line (``streams.app``), so a supervisor
+error in the agent exits non-zero with one log line (``streams.runtime.app``), so a supervisor
 restarts it and the uncommitted records are re-read. Before Faust starts, one connect
-with the worker's credentials (``streams.health.preflight``) turns a rejected login into one
+with the worker's credentials (``streams.runtime.health.preflight``) turns a rejected login into one
 line and exit 1 (Faust would retry forever); while it runs, a watchdog exits it (code 69)
 once the broker has been unreachable for ``CSS_BROKER_UNREACHABLE_SECONDS``.
 """
@@ -17,14 +17,14 @@ import sys
 
 import faust
 
-from streams.app import ScorerApp
-from streams.catalog import load_catalog
+from streams.codec.catalog import load_catalog
 from streams.errors import CssError
-from streams.health import UnreachableWatchdog, preflight
 from streams.kafka_config import KafkaSecurity
-from streams.metrics import Metrics
+from streams.runtime.app import ScorerApp
+from streams.runtime.health import UnreachableWatchdog, preflight
+from streams.runtime.metrics import Metrics
+from streams.runtime.topics import ensure_topics
 from streams.settings import Settings
-from streams.topics import ensure_topics
 
 log = logging.getLogger("csscore.worker")
 

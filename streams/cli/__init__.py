@@ -1,0 +1,1 @@
+"""The ``csscore`` command line: thin commands over the runtime and the pipeline."""
