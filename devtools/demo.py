@@ -20,7 +20,7 @@ from pathlib import Path
 from devtools.kafka_local import LocalBroker, default_data_dir
 from scoring.timeutil import format_time_ms
 from streams.cli.scores_view import tail_scores
-from streams.kafka_config import KafkaSecurity
+from streams.config import KafkaSecurity
 
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

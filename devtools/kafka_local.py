@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from streams.config import MAX_REQUEST_BYTES
 from streams.errors import UsageError
 
 KAFKA_VERSION = "3.9.1"
@@ -42,7 +43,6 @@ SLF4J_BINDING_VERSION = "1.7.36"
 LOCAL_HOST = "127.0.0.1"
 
 # 8 MiB: the scorer's own record limit is 1 MiB, changelog and DLQ records need room.
-MESSAGE_MAX_BYTES = 8 * 1024 * 1024
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 30.0
 JVM_HEAP = "-Xmx512m"
@@ -593,8 +593,8 @@ class LocalBroker:
             # has expired its previous incarnation: keep that wait short (default 9 s).
             "broker.heartbeat.interval.ms=500",
             "broker.session.timeout.ms=3000",
-            f"message.max.bytes={MESSAGE_MAX_BYTES}",
-            f"replica.fetch.max.bytes={MESSAGE_MAX_BYTES}",
+            f"message.max.bytes={MAX_REQUEST_BYTES}",
+            f"replica.fetch.max.bytes={MAX_REQUEST_BYTES}",
             *extra,
         ]
         (self.data_dir / SERVER_PROPERTIES).write_text("\n".join(settings) + "\n")

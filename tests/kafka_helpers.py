@@ -20,7 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from devtools.kafka_local import MESSAGE_MAX_BYTES, LocalBroker
+from devtools.kafka_local import LocalBroker
+from streams.config import MAX_REQUEST_BYTES
 
 Bytesish = bytes | str | None
 
@@ -103,7 +104,7 @@ async def produce_lines(
         bootstrap_servers=bootstrap,
         acks="all",
         enable_idempotence=True,
-        max_request_size=MESSAGE_MAX_BYTES,
+        max_request_size=MAX_REQUEST_BYTES,
         linger_ms=5,
     )
     await producer.start()
@@ -149,8 +150,8 @@ async def consume_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        fetch_max_bytes=4 * MESSAGE_MAX_BYTES,
-        max_partition_fetch_bytes=MESSAGE_MAX_BYTES,
+        fetch_max_bytes=4 * MAX_REQUEST_BYTES,
+        max_partition_fetch_bytes=MAX_REQUEST_BYTES,
     )
     await consumer.start()
     records: list[ConsumedRecord] = []

@@ -44,8 +44,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from devtools.kafka_local import MESSAGE_MAX_BYTES, LocalBroker, broker_answers
+from devtools.kafka_local import LocalBroker, broker_answers
 from scoring.timeutil import DAY_MS, format_time_ms, parse_time_ms
+from streams.config import MAX_REQUEST_BYTES
 
 PARTITIONS = 4
 MAX_RESTARTS = 3  # worker restarts per run before the bench gives up
@@ -214,7 +215,7 @@ async def produce(
         bootstrap_servers=bootstrap,
         linger_ms=20,
         max_batch_size=512 * 1024,
-        max_request_size=MESSAGE_MAX_BYTES,
+        max_request_size=MAX_REQUEST_BYTES,
     )
     await producer.start()
     sent = events = 0
@@ -618,7 +619,7 @@ class Bench:
                 bootstrap_servers=self.bootstrap,
                 auto_offset_reset="earliest",
                 enable_auto_commit=False,
-                max_partition_fetch_bytes=MESSAGE_MAX_BYTES,
+                max_partition_fetch_bytes=MAX_REQUEST_BYTES,
             )
             await consumer.start()
             try:
@@ -764,7 +765,7 @@ class Bench:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
-            max_partition_fetch_bytes=MESSAGE_MAX_BYTES,
+            max_partition_fetch_bytes=MAX_REQUEST_BYTES,
         )
         await consumer.start()
         waiting = {o.encode() for o in probes}

@@ -5,7 +5,7 @@
 - ``tick`` writes one ``clock.tick`` to every partition so idle partitions' watermarks
   move and months close.
 
-Producers use the security settings of ``streams.kafka_config``, ``acks=all`` and
+Producers use the security settings of ``streams.config``, ``acks=all`` and
 idempotence, and the 8 MiB request limit (a too_large test line must reach the broker).
 """
 
@@ -25,8 +25,8 @@ import orjson
 
 from scoring.timeutil import InvalidTime, format_time_ms, parse_time_ms
 from streams.codec.decoding import MAX_BATCH_EVENTS, MAX_RECORD_BYTES
+from streams.config import KafkaSecurity, bootstrap_from_env
 from streams.errors import UsageError
-from streams.kafka_config import KafkaSecurity, bootstrap_from_env
 
 DEFAULT_TOPIC = "telemetry"
 TICK_SOURCE = "csscore/tick"

@@ -10,8 +10,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.config import KafkaSecurity
 from streams.errors import UsageError
-from streams.kafka_config import KafkaSecurity
 from streams.runtime.routing import partition_for_key
 
 CATEGORY_COLUMNS = (

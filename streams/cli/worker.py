@@ -9,22 +9,17 @@ from typing import Any
 
 import orjson
 
+from streams.config import KafkaSecurity, settings_from_env, settings_help
 from streams.errors import UsageError
-from streams.kafka_config import KafkaSecurity
-from streams.settings import settings_from_env
-
-SETTINGS_HELP = (
-    "Settings come from the environment: KAFKA_BOOTSTRAP_SERVERS, CSS_APP_ID, CSS_INPUT_TOPIC, "
-    "CSS_OUTPUT_TOPIC, CSS_DLQ_TOPIC, CSS_PARTITIONS, CSS_GRACE_SECONDS, "
-    "CSS_DEDUP_HORIZON_SECONDS, CSS_DATA_DIR, CSS_CATALOG, CSS_LIVE_EMIT_INTERVAL_SECONDS, "
-    "CSS_IDLE_ADVANCE_SECONDS, CSS_METRICS_ADDR, CSS_STORE, CSS_STANDBY_REPLICAS and the "
-    "CSS_KAFKA_* security settings (see README)."
-)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     worker = subparsers.add_parser(
-        "worker", help="run the streaming scorer", description=SETTINGS_HELP
+        "worker",
+        help="run the streaming scorer",
+        description="Run the streaming scorer until Ctrl-C or SIGTERM.",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     worker.add_argument("--loglevel", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     worker.set_defaults(handler=_worker)

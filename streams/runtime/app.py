@@ -39,7 +39,7 @@ from scoring.fold import prune
 from scoring.record import live_record, monthly_record
 from scoring.timeutil import format_time_ms, month_of, month_start_ms
 from streams.codec.decoding import Rejection, decode_record
-from streams.kafka_config import KafkaSecurity
+from streams.config import MAX_REQUEST_BYTES, KafkaSecurity, Settings
 from streams.pipeline.org_records import (
     LiveThrottle,
     OrgSlot,
@@ -57,16 +57,31 @@ from streams.runtime.ingest import Ingestor, event_from_row
 from streams.runtime.metrics import Metrics
 from streams.runtime.rewind import rewinding_consumer
 from streams.runtime.routing import partition_for_key
-from streams.settings import Settings
 
 log = logging.getLogger("csscore.worker")
 
-MAX_REQUEST_BYTES = 8 * 1024 * 1024
 RETAINED_MONTHS = 26  # spec section 3: months an accepted event can still touch
 EXIT_AGENT_FAILURE = 70
 WATERMARK_WRITE_STEP_MS = 60_000
 RECOVERY_ORGS_PER_PASS = 500
 SLOT_CACHE_ORGS = 20_000  # decoded org values kept in memory (bounded: 100k orgs <= 1 GB)
+
+
+def faust_security(security: KafkaSecurity) -> dict[str, Any]:
+    """Settings for ``faust.App``: ``broker_credentials`` when security is on."""
+    if security.uses_sasl:
+        credentials: Any = faust.SASLCredentials(
+            username=security.sasl_username,
+            password=security.sasl_password,
+            mechanism=security.sasl_mechanism,
+            ssl_context=security.ssl_context() if security.uses_ssl else None,
+        )
+        return {"broker_credentials": credentials}
+    if security.uses_ssl:
+        # faust.SSLCredentials(cafile=...) passes purpose=None to the ssl module, which
+        # rejects it: hand it a ready context instead.
+        return {"broker_credentials": faust.SSLCredentials(security.ssl_context())}
+    return {}
 
 
 def event_payload(event: Event) -> dict[str, Any]:
@@ -163,7 +178,7 @@ class ScorerApp:
             web_enabled=settings.web_enabled,
             web_bind=settings.web_bind,
             web_port=settings.web_port,
-            **security.faust_kwargs(),
+            **faust_security(security),
         )
         # Before the consumer exists (Faust creates it when the app starts).
         self.app.transport.Consumer = rewinding_consumer(  # type: ignore[misc]

@@ -32,8 +32,8 @@ from aiokafka.errors import (
 )
 from aiokafka.protocol.metadata import MetadataRequest
 
+from streams.config import KafkaSecurity
 from streams.errors import CssError
-from streams.kafka_config import KafkaSecurity
 
 log = logging.getLogger("csscore.health")
 

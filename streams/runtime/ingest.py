@@ -30,16 +30,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from scoring.events import Event
 from streams.codec.decoding import DecodedRecord, decode_record
 from streams.codec.dlq import dlq_headers
-from streams.kafka_config import KafkaSecurity
+from streams.config import MAX_REQUEST_BYTES, KafkaSecurity, Settings
 from streams.runtime.metrics import Metrics
 from streams.runtime.routing import partition_for_key
-from streams.settings import Settings
 
 log = logging.getLogger("csscore.ingest")
 
 MAX_INTERNAL_EVENTS = 5_000
 MAX_INTERNAL_BYTES = 512 * 1024
-MAX_REQUEST_BYTES = 8 * 1024 * 1024
 FETCH_WAIT_MS = 25  # added latency bound for a live stream (see Ingestor.run)
 
 

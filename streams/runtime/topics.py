@@ -9,9 +9,8 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from streams.config import KafkaSecurity, Settings
 from streams.errors import CssError
-from streams.kafka_config import KafkaSecurity
-from streams.settings import Settings
 
 log = logging.getLogger("csscore.topics")
 

@@ -18,13 +18,12 @@ import sys
 import faust
 
 from streams.codec.catalog import load_catalog
+from streams.config import KafkaSecurity, Settings
 from streams.errors import CssError
-from streams.kafka_config import KafkaSecurity
 from streams.runtime.app import ScorerApp
 from streams.runtime.health import UnreachableWatchdog, preflight
 from streams.runtime.metrics import Metrics
 from streams.runtime.topics import ensure_topics
-from streams.settings import Settings
 
 log = logging.getLogger("csscore.worker")
 

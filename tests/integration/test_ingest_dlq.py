@@ -23,7 +23,7 @@ from streams.cli.feed import plan_records, produce_records
 from streams.cli.main import main
 from streams.codec.decoding import TOO_LARGE_KEEP_BYTES, decode_record
 from streams.codec.dlq import MAX_DETAIL_CHARS, DeadLetterWriter
-from streams.kafka_config import MAX_REQUEST_SIZE, KafkaSecurity
+from streams.config import MAX_REQUEST_BYTES, KafkaSecurity
 from tests.kafka_helpers import consume_all, create_topic, end_offsets
 
 TICK_TIME = "2030-01-01T00:00:00Z"  # later than every generated event
@@ -40,8 +40,8 @@ async def ingest(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_partition_fetch_bytes=MAX_REQUEST_SIZE,
-        fetch_max_bytes=4 * MAX_REQUEST_SIZE,
+        max_partition_fetch_bytes=MAX_REQUEST_BYTES,
+        fetch_max_bytes=4 * MAX_REQUEST_BYTES,
     )
     await consumer.start()
     records = events = 0

@@ -20,7 +20,7 @@ from scoring.timeutil import format_time_ms
 from streams.cli.feed import plan_records, produce_records, send_ticks
 from streams.cli.scores_view import latest_records_of
 from streams.codec.catalog import load_catalog
-from streams.kafka_config import KafkaSecurity
+from streams.config import KafkaSecurity
 from streams.pipeline.offline import score_lines
 from tests.kafka_helpers import consume_all, create_topic, unique_topic
 from tests.oracle import differences, final_records, regroup_by_org

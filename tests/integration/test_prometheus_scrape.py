@@ -28,7 +28,7 @@ import yaml
 
 from devtools.generate import generate_lines
 from streams.cli.feed import plan_records, produce_records
-from streams.kafka_config import KafkaSecurity
+from streams.config import KafkaSecurity
 from tests.kafka_helpers import create_topic, unique_topic
 from tests.worker_harness import WorkerProcess
 

@@ -13,7 +13,7 @@ import pytest
 
 from scoring.timeutil import format_period, format_time_ms, month_of
 from streams.cli.feed import plan_records, produce_records
-from streams.kafka_config import KafkaSecurity
+from streams.config import KafkaSecurity
 from tests.kafka_helpers import create_topic, end_offsets, unique_topic
 from tests.worker_harness import WorkerProcess, output_records
 

@@ -28,7 +28,7 @@ from devtools.generate import generate_lines
 from scoring.timeutil import format_time_ms
 from streams.cli.feed import OutRecord, plan_records, produce_records, send_ticks
 from streams.codec.catalog import load_catalog
-from streams.kafka_config import KafkaSecurity
+from streams.config import KafkaSecurity
 from streams.pipeline.offline import OfflineResult, score_lines
 from tests.kafka_helpers import create_topic, end_offsets, unique_topic
 from tests.oracle import differences, final_records, regroup_by_org

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from streams.config import Settings
 from streams.runtime.health import EXIT_BROKER_UNREACHABLE
-from streams.settings import Settings
 from tests.kafka_helpers import BrokerHandle
 from tests.reliability.scenario import Scenario, generated, report
 from tests.worker_harness import WorkerProcess

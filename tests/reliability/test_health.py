@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from streams.kafka_config import KafkaSecurity
+from streams.config import KafkaSecurity
 from streams.runtime.health import (
     EXIT_BROKER_UNREACHABLE,
     BrokerUnreachable,

@@ -8,8 +8,6 @@ import pytest
 
 from streams.codec.decoding import MAX_RECORD_BYTES, Rejection, decode_record
 from streams.codec.dlq import MAX_DETAIL_CHARS, DeadLetterWriter, dlq_headers
-from streams.errors import UsageError
-from streams.kafka_config import MAX_REQUEST_SIZE, KafkaSecurity, bootstrap_from_env
 
 
 def test_headers_carry_reason_detail_and_source_position() -> None:
@@ -91,91 +89,3 @@ async def test_writer_failure_propagates() -> None:
 
 
 # --- Kafka security settings --------------------------------------------------------------
-
-SECRET = "s3cr3t-Pa55"
-
-
-def test_default_is_plaintext() -> None:
-    security = KafkaSecurity.from_env({})
-    assert security.aiokafka_kwargs() == {"security_protocol": "PLAINTEXT"}
-    assert security.producer_kwargs()["max_request_size"] == MAX_REQUEST_SIZE == 8 * 1024 * 1024
-    assert security.faust_kwargs() == {}
-
-
-def test_sasl_settings_and_masked_repr() -> None:
-    env = {
-        "CSS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-        "CSS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-        "CSS_KAFKA_SASL_USERNAME": "scorer",
-        "CSS_KAFKA_SASL_PASSWORD": SECRET,
-    }
-    security = KafkaSecurity.from_env(env)
-    kwargs = security.aiokafka_kwargs()
-    assert kwargs == {
-        "security_protocol": "SASL_PLAINTEXT",
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_plain_username": "scorer",
-        "sasl_plain_password": SECRET,
-    }
-    assert SECRET not in repr(security)
-    assert SECRET not in str(security)
-    credentials = security.faust_kwargs()["broker_credentials"]
-    assert type(credentials).__name__ == "SASLCredentials"
-
-
-def test_password_file(tmp_path: Any) -> None:
-    path = tmp_path / "pw"
-    path.write_text(SECRET + "\n")
-    env = {
-        "CSS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-        "CSS_KAFKA_SASL_USERNAME": "u",
-        "CSS_KAFKA_SASL_PASSWORD_FILE": str(path),
-    }
-    assert KafkaSecurity.from_env(env).sasl_password == SECRET
-
-
-def test_ssl_builds_a_context(tmp_path: Any) -> None:
-    security = KafkaSecurity.from_env({"CSS_KAFKA_SECURITY_PROTOCOL": "SSL"})
-    assert "ssl_context" in security.aiokafka_kwargs()
-    assert type(security.faust_kwargs()["broker_credentials"]).__name__ == "SSLCredentials"
-
-
-@pytest.mark.parametrize(
-    ("env", "fragment"),
-    [
-        ({"CSS_KAFKA_SECURITY_PROTOCOL": "TLS"}, "CSS_KAFKA_SECURITY_PROTOCOL"),
-        (
-            {"CSS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "CSS_KAFKA_SASL_MECHANISM": "GSSAPI"},
-            "CSS_KAFKA_SASL_MECHANISM",
-        ),
-        (
-            {"CSS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "CSS_KAFKA_SASL_PASSWORD": SECRET},
-            "CSS_KAFKA_SASL_USERNAME",
-        ),
-        (
-            {"CSS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "CSS_KAFKA_SASL_USERNAME": "u"},
-            "CSS_KAFKA_SASL_PASSWORD",
-        ),
-        (
-            {
-                "CSS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-                "CSS_KAFKA_SASL_USERNAME": "u",
-                "CSS_KAFKA_SASL_PASSWORD_FILE": "/nonexistent/pw",
-            },
-            "CSS_KAFKA_SASL_PASSWORD_FILE",
-        ),
-        ({"CSS_KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "CSS_KAFKA_SSL_CAFILE"),
-    ],
-)
-def test_bad_settings_raise_usage_error_without_secret(env: dict[str, str], fragment: str) -> None:
-    with pytest.raises(UsageError) as caught:
-        KafkaSecurity.from_env(env)
-    assert fragment in str(caught.value)
-    assert SECRET not in str(caught.value)
-
-
-def test_bootstrap_from_env() -> None:
-    assert bootstrap_from_env({}) == "127.0.0.1:9092"
-    assert bootstrap_from_env({"KAFKA_BOOTSTRAP_SERVERS": "a:1,b:2"}) == "a:1,b:2"
-    with pytest.raises(UsageError):
-        bootstrap_from_env({"KAFKA_BOOTSTRAP_SERVERS": "nohostport"})

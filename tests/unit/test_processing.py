@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.events import Event
 from scoring.timeutil import DAY_MS, month_of, month_start_ms, parse_period, parse_time_ms
 from streams.codec.catalog import load_catalog
-from streams.errors import UsageError
 from streams.pipeline.org_records import (
     AppliedRecord,
     LiveThrottle,
@@ -21,7 +19,6 @@ from streams.pipeline.org_records import (
     months_to_close,
     new_slot,
 )
-from streams.settings import settings_from_env
 
 CATALOG = load_catalog(None)
 HORIZON = DAY_MS
@@ -160,36 +157,6 @@ def test_the_clock_closes_exactly_the_months_the_spec_closes(time_ms: int, grace
     assert month_start_ms(due + 1) + grace <= time_ms < month_start_ms(due + 2) + grace
     assert PartitionClock.from_json(clock.to_json()) == clock
     assert month_of(time_ms) >= due + 1
-
-
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("CSS_GRACE_SECONDS", "soon"),
-        ("CSS_GRACE_SECONDS", "-1"),
-        ("CSS_PARTITIONS", "0"),
-        ("CSS_LIVE_EMIT_INTERVAL_SECONDS", "nan"),
-        ("CSS_METRICS_ADDR", "9108"),
-        ("CSS_INPUT_TOPIC", "bad topic"),
-        ("CSS_STORE", "redis"),
-    ],
-)
-def test_a_bad_setting_names_the_variable(name: str, value: str) -> None:
-    with pytest.raises(UsageError, match=name):
-        settings_from_env({name: value})
-
-
-def test_settings_defaults_match_the_documentation() -> None:
-    settings = settings_from_env({})
-    assert (settings.app_id, settings.input_topic, settings.output_topic) == (
-        "csscore",
-        "telemetry",
-        "scores",
-    )
-    assert settings.dlq_topic == "telemetry.dlq"
-    assert settings.grace_seconds == 3600 and settings.dedup_horizon_seconds == 86400
-    assert settings.metrics_addr == "127.0.0.1:9108" and not settings.web_enabled
-    assert settings.live_emit_interval_seconds == 1.0
 
 
 class FakeClock:
