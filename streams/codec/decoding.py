@@ -215,7 +215,6 @@ DATA_FIELDS: Final[dict[str, tuple[DataField, ...]]] = {
     "config.changed": _fields(("setting", _non_empty_string, True), ("value", _config_value, True)),
     "clock.tick": _fields(),
 }
-EVENT_TYPES: Final = tuple(DATA_FIELDS)
 
 # Types whose data has a required field: for them an absent ``data`` is a violation.
 _NEEDS_DATA: Final = frozenset(t for t, fs in DATA_FIELDS.items() if any(f.required for f in fs))

@@ -4,14 +4,11 @@ Value: the rejected event (``Rejection.raw``: a batch element re-encoded, or the
 record; for ``too_large`` its first 64 KiB). Headers say why and where it came from; they
 never carry the payload, only the reason, a bounded detail and the input position.
 
-``dlq_headers`` is pure so tests check it without a broker; ``DeadLetterWriter`` wraps an
-aiokafka producer and lets every failure propagate: a DLQ write that fails must stop the
-worker (no silent loss), never be logged and skipped.
+The key is the input record's key. A dead-letter write that fails stops the worker (no
+silent loss): it is never logged and skipped.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from streams.codec.decoding import Rejection
 
@@ -54,59 +51,3 @@ def dlq_headers(
         headers.append((HEADER_TRUNCATED, b"true" if truncated else b"false"))
         headers.append((HEADER_ORIGINAL_BYTES, str(original_size).encode()))
     return headers
-
-
-class DeadLetterWriter:
-    """Writes rejections to the dead-letter topic through a started aiokafka producer.
-
-    ``write`` waits for the broker's acknowledgement; any failure raises (the caller stops
-    the worker). The record key is the input record's key, so an org's rejects stay
-    together.
-    """
-
-    def __init__(self, producer: Any, topic: str = DEFAULT_DLQ_TOPIC) -> None:
-        self._producer = producer
-        self.topic = topic
-        self.written = 0
-
-    async def write(
-        self,
-        rejection: Rejection,
-        *,
-        source_topic: str,
-        partition: int,
-        offset: int,
-        original_size: int,
-        key: bytes | None = None,
-    ) -> None:
-        """Dead-letter one decoder rejection."""
-        headers = dlq_headers(rejection, source_topic, partition, offset, original_size)
-        await self._send(rejection.raw, key, headers)
-
-    async def write_reason(
-        self,
-        reason: str,
-        detail: str,
-        raw: bytes,
-        *,
-        source_topic: str,
-        partition: int,
-        offset: int,
-        key: bytes | None = None,
-    ) -> None:
-        """Dead-letter an item rejected after decoding (e.g. ``too_old`` by the core)."""
-        rejection = Rejection(reason, detail, None, raw)
-        await self.write(
-            rejection,
-            source_topic=source_topic,
-            partition=partition,
-            offset=offset,
-            original_size=len(raw),
-            key=key,
-        )
-
-    async def _send(
-        self, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        await self._producer.send_and_wait(self.topic, value=value, key=key, headers=headers)
-        self.written += 1

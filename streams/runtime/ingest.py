@@ -1,8 +1,8 @@
 """The ingest stage: input records -> validated events, batched per org partition.
 
 Faust costs tens of microseconds per record it hands an agent, whatever the record holds,
-so a worker that gave Faust one record per event would stall near 10,000 events/s
-(kafka-local.md). This stage consumes the input topic with aiokafka directly (consumer
+so a worker that gave Faust one record per event would stall near 10,000 events/s. This
+stage consumes the input topic with aiokafka directly (consumer
 group ``{app_id}-ingest``), decodes each record with the stateless decoder, dead-letters
 the rejects, and writes the valid events, with each one's input position, to the internal
 topic ``{app_id}-events``: one internal record per (input partition, org partition) per
@@ -11,7 +11,7 @@ records are re-keyed on the way. ``clock.tick`` events stay in their own partiti
 
 Input offsets are committed only after the internal and dead-letter records are
 acknowledged. A crash in between re-ingests those records; the agent recognises them by
-their input offsets, kept in each org's state, and skips them (spec section 10), so
+their input offsets, kept in each org's state, and skips them (docs/scoring-rules.md section 10), so
 nothing is lost and nothing applied twice.
 """
 
@@ -21,100 +21,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from scoring.events import Event
-from streams.codec.decoding import DecodedRecord, decode_record
-from streams.codec.dlq import dlq_headers
+from streams.codec.internal import Source, encode_advance
 from streams.config import MAX_REQUEST_BYTES, KafkaSecurity, Settings
+from streams.pipeline.ingest_routing import route_records
 from streams.runtime.metrics import Metrics
 from streams.runtime.routing import partition_for_key
 
 log = logging.getLogger("csscore.ingest")
 
-MAX_INTERNAL_EVENTS = 5_000
-MAX_INTERNAL_BYTES = 512 * 1024
 FETCH_WAIT_MS = 25  # added latency bound for a live stream (see Ingestor.run)
-
-
-def event_row(event: Event) -> list[Any]:
-    """Compact form of a validated event inside an internal record."""
-    return [event.type, event.subject, event.source, event.id, event.time_ms, dict(event.data)]
-
-
-def event_from_row(row: list[Any]) -> Event:
-    event_type, subject, source, event_id, time_ms, data = row
-    return Event(event_type, subject, source, event_id, time_ms, data)
-
-
-@dataclass(slots=True)
-class InternalBatch:
-    """Records of one input partition bound for one internal partition."""
-
-    source: str
-    target: int
-    records: list[list[Any]] = field(default_factory=list)  # [offset, timestamp_s, rows]
-    events: int = 0
-    size: int = 0
-
-    def add(self, offset: int, timestamp: float, rows: list[list[Any]], size: int) -> None:
-        self.records.append([offset, timestamp, rows])
-        self.events += len(rows)
-        self.size += size
-
-    def full(self) -> bool:
-        return self.events >= MAX_INTERNAL_EVENTS or self.size >= MAX_INTERNAL_BYTES
-
-    def encode(self) -> bytes:
-        return orjson.dumps({"kind": "batch", "source": self.source, "records": self.records})
-
-
-@dataclass(slots=True)
-class RoutedPoll:
-    """What one poll of one input partition produces."""
-
-    batches: list[InternalBatch] = field(default_factory=list)
-    dead_letters: list[tuple[bytes, list[tuple[str, bytes]]]] = field(default_factory=list)
-
-
-def route_records(
-    topic: str,
-    partition: int,
-    messages: list[Any],
-    partitions: int,
-    now_ms: int,
-    metrics: Metrics | None = None,
-) -> RoutedPoll:
-    """Decode and route one input partition's messages (pure apart from metrics)."""
-    source = f"{topic}:{partition}"
-    routed = RoutedPoll()
-    open_batches: dict[int, InternalBatch] = {}
-    for message in messages:
-        value: bytes = message.value or b""
-        decoded: DecodedRecord = decode_record(value, now_ms)
-        for rejection in decoded.rejections:
-            headers = dlq_headers(rejection, topic, partition, message.offset, len(value))
-            routed.dead_letters.append((rejection.raw, headers))
-            if metrics is not None:
-                metrics.rejected.labels(rejection.reason).inc()
-        by_target: dict[int, list[list[Any]]] = {}
-        for _, event in decoded.events:
-            target = partition if event.is_tick else partition_for_key(event.subject, partitions)
-            by_target.setdefault(target, []).append(event_row(event))
-        timestamp = (message.timestamp or 0) / 1000
-        for target, rows in by_target.items():
-            batch = open_batches.get(target)
-            if batch is None or batch.full():
-                batch = open_batches[target] = InternalBatch(source, target)
-                routed.batches.append(batch)
-            batch.add(message.offset, timestamp, rows, len(value))
-        if metrics is not None:
-            metrics.records.inc()
-    return routed
 
 
 class Ingestor:
@@ -135,6 +54,7 @@ class Ingestor:
         self.partitions = partitions
         self.wall_clock = wall_clock
         self.last_record_at: dict[int, float] = {}
+        self.home_partitions: dict[str, int] = {}
         self.last_advance_at: dict[int, float] = {}
 
     async def run(self) -> None:
@@ -187,22 +107,31 @@ class Ingestor:
         for tp, messages in polled.items():
             if not messages:
                 continue
-            routed = route_records(
-                tp.topic, tp.partition, messages, self.partitions, now_ms, self.metrics
-            )
+            routed = route_records(Source(tp.topic, tp.partition), messages, self._home, now_ms)
+            self.metrics.records.inc(routed.records)
+            for reason, count in routed.rejected.items():
+                self.metrics.rejected.labels(reason).inc(count)
             for batch in routed.batches:
                 futures.append(
                     await producer.send(
                         self.settings.events_topic, batch.encode(), partition=batch.target
                     )
                 )
-            for value, headers in routed.dead_letters:
-                self.metrics.dlq_writes.inc()
-                futures.append(await producer.send(self.settings.dlq_topic, value, headers=headers))
+            self.metrics.dlq_writes.inc(len(routed.dead_letters))
+            for key, value, headers in routed.dead_letters:
+                futures.append(
+                    await producer.send(self.settings.dlq_topic, value, key=key, headers=headers)
+                )
             commits[tp] = messages[-1].offset + 1
             self.last_record_at[tp.partition] = self.wall_clock()
         await asyncio.gather(*futures)  # a failed send raises: the worker stops, no commit
         await consumer.commit(commits)
+
+    def _home(self, org: str) -> int:
+        home = self.home_partitions.get(org)
+        if home is None:
+            home = self.home_partitions[org] = partition_for_key(org, self.partitions)
+        return home
 
     async def _observe_lag(self, consumer: AIOKafkaConsumer) -> None:
         """css_consumer_lag_records: input records not yet ingested, per partition."""
@@ -230,5 +159,5 @@ class Ingestor:
             if now - last < quiet:
                 continue
             self.last_advance_at[tp.partition] = now
-            body = orjson.dumps({"kind": "advance", "time_ms": int(now * 1000)})
+            body = encode_advance(int(now * 1000))
             await producer.send_and_wait(self.settings.control_topic, body, partition=tp.partition)

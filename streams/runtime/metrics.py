@@ -1,25 +1,21 @@
-"""Prometheus metrics of a worker (issue 6), on a registry passed in (tests use their own).
+"""Prometheus metrics of a worker, on a registry passed in (tests use their own).
 
 Naming follows Prometheus conventions: ``css_`` prefix, ``_total`` for counters,
 ``_seconds`` for durations. No metric carries an org id as a label (cardinality): band
 distribution is counted per category only.
 
-Faust's own Prometheus sensor (``faust.sensors.prometheus``, faust-streaming 0.15.3) works
-on our registry (``attach_faust_sensors``, tested) but is not switched on by the worker:
-its latencies are in milliseconds, its names break the conventions above
-(``*_total_events_total``), and it updates a counter on every table get/set, a cost per
-event on the hot path. Consumer lag, its one metric we need, comes from ``streams.lag``.
+Faust's own Prometheus sensor (``faust.sensors.prometheus``) is not used: its latencies are
+in milliseconds, its names break the conventions above (``*_total_events_total``), and it
+updates a counter on every table get/set, a cost per event on the hot path. Consumer lag,
+its one metric we need, is set by the ingest stage (high water minus its position).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 BANDS = ("fair", "good", "excellent", "none")
-FAUST_SENSOR_PREFIX = "css_faust"
 
 # The sample names a metric family of each type exposes in the text format
 # (prometheus_client >= 0.20: counters and histograms also expose ``_created``).
@@ -145,18 +141,6 @@ class Metrics:
             suffixes = _SAMPLE_SUFFIXES.get(family.type, ("",))
             names.update(family.name + suffix for suffix in suffixes)
         return names
-
-    def attach_faust_sensors(self, app: Any) -> None:
-        """Register Faust's Prometheus monitor on this registry (opt-in, see module doc).
-
-        Unlike ``faust.sensors.prometheus.setup_prometheus_sensors`` this adds no page to
-        Faust's web server (off by default): the metrics are served by ``serve``.
-        """
-        from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-
-        app.monitor = PrometheusMonitor(
-            metrics=FaustMetrics.create(self.registry, FAUST_SENSOR_PREFIX)
-        )
 
     def serve(self, host: str, port: int) -> int:
         """Start the /metrics HTTP endpoint; returns the bound port (0 picks a free one)."""

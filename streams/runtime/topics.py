@@ -11,10 +11,11 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from streams.config import KafkaSecurity, Settings
 from streams.errors import CssError
+from streams.runtime.faust_app import TABLES
 
 log = logging.getLogger("csscore.topics")
 
-TABLES = ("orgs", "roster", "clocks")  # the Faust tables of streams.runtime.app
+
 INTERNAL_RETENTION_MS = 7 * 86_400_000  # unprocessed internal records wait this long
 
 

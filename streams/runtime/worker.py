@@ -1,7 +1,7 @@
 """``csscore worker``: validate settings, set up topics and metrics, run the Faust worker.
 
 Ctrl-C / SIGTERM stop it cleanly (Faust commits the processed offsets); an unexpected
-error in the agent exits non-zero with one log line (``streams.runtime.app``), so a supervisor
+error in the agent exits non-zero with one log line (``streams.runtime.agent``), so a supervisor
 restarts it and the uncommitted records are re-read. Before Faust starts, one connect
 with the worker's credentials (``streams.runtime.health.preflight``) turns a rejected login into one
 line and exit 1 (Faust would retry forever); while it runs, a watchdog exits it (code 69)
@@ -20,7 +20,7 @@ import faust
 from streams.codec.catalog import load_catalog
 from streams.config import KafkaSecurity, Settings
 from streams.errors import CssError
-from streams.runtime.app import ScorerApp
+from streams.runtime.agent import ScorerApp
 from streams.runtime.health import UnreachableWatchdog, preflight
 from streams.runtime.metrics import Metrics
 from streams.runtime.topics import ensure_topics

@@ -1,30 +1,36 @@
-"""Poison goes to the dead-letter topic, nothing valid is lost (issue 4, real broker).
+"""Poison goes to the dead-letter topic, nothing valid is lost (real broker).
 
 A generated mix with 5 % poison and 10 % duplicates is published with ``csscore
-produce``'s code path, then a small ingestion loop (consume, ``decode_record``, dead-letter
-through ``DeadLetterWriter``) reads it. The stateful parts (``too_old``, duplicates) belong
-to the scoring worker, so here ``too_old`` poison and repeats count as decodable events.
+produce``'s code path, then the worker's ingest stage (``Ingestor``: decode, dead-letter,
+write the internal topic) reads it. The stateful parts (``too_old``, duplicates) belong to
+the scoring agent, so here ``too_old`` poison and repeats count as decodable events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from devtools.generate import POISON_PREFIX, TelemetryGenerator
 from scoring.timeutil import parse_time_ms
 from streams.cli.feed import plan_records, produce_records
 from streams.cli.main import main
 from streams.codec.decoding import TOO_LARGE_KEEP_BYTES, decode_record
-from streams.codec.dlq import MAX_DETAIL_CHARS, DeadLetterWriter
-from streams.config import MAX_REQUEST_BYTES, KafkaSecurity
+from streams.codec.dlq import MAX_DETAIL_CHARS
+from streams.codec.internal import decode_internal
+from streams.config import KafkaSecurity, Settings
+from streams.runtime.ingest import Ingestor
+from streams.runtime.metrics import Metrics
 from tests.kafka_helpers import consume_all, create_topic, end_offsets
+from tests.worker_harness import committed_offsets
 
 TICK_TIME = "2030-01-01T00:00:00Z"  # later than every generated event
 
@@ -32,48 +38,45 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 async def ingest(
-    bootstrap: str, topic: str, writer: DeadLetterWriter, now_ms: int
+    bootstrap: str, topic: str, dlq_topic: str, partitions: int, now_ms: int
 ) -> tuple[int, int]:
-    """Decode every record of ``topic`` up to its current end; (records, valid events)."""
-    targets = await end_offsets(bootstrap, topic)
-    consumer = AIOKafkaConsumer(
+    """Run the worker's ingest stage over ``topic`` until its group has committed the end
+    offsets; (input records, valid events written to the internal topic)."""
+    settings = replace(
+        Settings(),
         bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=MAX_REQUEST_BYTES,
-        fetch_max_bytes=4 * MAX_REQUEST_BYTES,
+        app_id=f"{topic}-app",
+        input_topic=topic,
+        dlq_topic=dlq_topic,
     )
-    await consumer.start()
-    records = events = 0
+    await create_topic(bootstrap, settings.events_topic, partitions=partitions)
+    metrics = Metrics()
+    ingestor = Ingestor(
+        settings, KafkaSecurity(), metrics, partitions=partitions, wall_clock=lambda: now_ms / 1000
+    )
+    targets = await end_offsets(bootstrap, topic)
+    task = asyncio.create_task(ingestor.run())
     try:
-        partitions = [TopicPartition(topic, p) for p in targets]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        remaining = {tp for tp in partitions if targets[tp.partition] > 0}
         deadline = time.monotonic() + 120
-        while remaining:
+        while True:
+            assert not task.done(), "the ingest stage stopped"
+            committed = await committed_offsets(bootstrap, settings.ingest_group, [topic])
+            if all(committed.get(TopicPartition(topic, p), 0) >= end for p, end in targets.items()):
+                break
             assert time.monotonic() < deadline, "ingestion did not reach the end offsets"
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for messages in batches.values():
-                for message in messages:
-                    records += 1
-                    result = decode_record(message.value, now_ms)
-                    events += len(result.events)
-                    for rejection in result.rejections:
-                        await writer.write(
-                            rejection,
-                            source_topic=message.topic,
-                            partition=message.partition,
-                            offset=message.offset,
-                            original_size=len(message.value),
-                            key=message.key,
-                        )
-            for tp in list(remaining):
-                if await consumer.position(tp) >= targets[tp.partition]:
-                    remaining.discard(tp)
+            await asyncio.sleep(0.5)
     finally:
-        await consumer.stop()
-    return records, events
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    internal = await consume_all(bootstrap, settings.events_topic, timeout=120)
+    events = sum(
+        len(record.events)
+        for message in internal
+        for record in decode_internal(message.value or b"").records  # type: ignore[union-attr]
+    )
+    records = metrics.registry.get_sample_value("css_input_records_total")
+    return int(records or 0), events
 
 
 async def test_dlq_holds_exactly_the_poison(
@@ -99,15 +102,7 @@ async def test_dlq_holds_exactly_the_poison(
     )
     assert produced_records == len(lines)
 
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, acks="all", **security.producer_kwargs()
-    )
-    await producer.start()
-    try:
-        writer = DeadLetterWriter(producer, topic=dlq_topic)
-        records, events = await ingest(kafka_bootstrap, topic, writer, generator.now_ms)
-    finally:
-        await producer.stop()
+    records, events = await ingest(kafka_bootstrap, topic, dlq_topic, 3, generator.now_ms)
     assert records == len(lines)
 
     # Where each poison line landed: poison values are unique, valid repeats are not poison.

@@ -20,7 +20,7 @@ from streams.config import (
     settings_table,
 )
 from streams.errors import UsageError
-from streams.runtime.app import faust_security
+from streams.runtime.faust_app import faust_security
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 

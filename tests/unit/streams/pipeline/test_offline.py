@@ -18,7 +18,7 @@ from streams.cli.main import main
 from streams.pipeline.offline import score_lines
 from tests.scoring_support import DEFAULT_CATALOG, month, signal
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "scoring"
+DATA = Path(__file__).resolve().parents[3] / "data" / "scoring"
 NOW = parse_time_ms("2026-11-27T00:00:00Z")
 H = 24 * HOUR_MS
 

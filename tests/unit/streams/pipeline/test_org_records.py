@@ -8,16 +8,12 @@ from hypothesis import strategies as st
 from scoring.events import Event
 from scoring.timeutil import DAY_MS, month_of, month_start_ms, parse_period, parse_time_ms
 from streams.codec.catalog import load_catalog
+from streams.codec.table_values import PartitionClock, decode_slot, encode_slot, new_slot
 from streams.pipeline.org_records import (
     AppliedRecord,
-    LiveThrottle,
-    PartitionClock,
     apply_org_record,
-    decode_slot,
-    encode_slot,
     monthly_owed_after_apply,
     months_to_close,
-    new_slot,
 )
 
 CATALOG = load_catalog(None)
@@ -157,41 +153,3 @@ def test_the_clock_closes_exactly_the_months_the_spec_closes(time_ms: int, grace
     assert month_start_ms(due + 1) + grace <= time_ms < month_start_ms(due + 2) + grace
     assert PartitionClock.from_json(clock.to_json()) == clock
     assert month_of(time_ms) >= due + 1
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_live_records_are_throttled_per_org_and_deferred_ones_come_due() -> None:
-    clock = FakeClock()
-    throttle = LiveThrottle(1.0, clock)
-    assert throttle.may_emit_now("a")
-    throttle.emitted(0, "a")
-    clock.now += 0.4
-    assert not throttle.may_emit_now("a")
-    assert throttle.may_emit_now("b")  # per org, not global
-    throttle.defer(0, "a")
-    throttle.defer(0, "a")  # deferring twice keeps the first due time
-    assert throttle.due(0) == [] and throttle.partitions_with_due() == []
-    clock.now += 0.6
-    assert throttle.due(0) == ["a"] and throttle.partitions_with_due() == [0]
-    throttle.emitted(0, "a")
-    assert throttle.due(0) == [] and not throttle.may_emit_now("a")
-
-
-def test_interval_zero_emits_every_time_and_forget_drops_a_partition() -> None:
-    clock = FakeClock()
-    throttle = LiveThrottle(0.0, clock)
-    throttle.emitted(1, "a")
-    assert throttle.may_emit_now("a")
-    slow = LiveThrottle(5.0, clock)
-    slow.emitted(1, "a")
-    slow.defer(1, "a")
-    slow.forget(1)
-    clock.now += 10
-    assert slow.due(1) == []

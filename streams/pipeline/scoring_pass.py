@@ -1,0 +1,428 @@
+"""The scoring pass: what the scorer does with one internal record, without Kafka.
+
+``Scorer.run(partition, topic, value, now_s)`` takes one record of the internal topics
+(see ``streams.codec.internal``) and returns a ``PassResult``: the records to send, in
+order, the org values, roster entries and partition clock to write once they are sent, and
+the counts the metrics report. It never awaits, logs or reads a clock: org values come
+through an ``OrgReader`` (the runtime's tables), the time through ``now_s``.
+
+What one pass does (docs/scoring-rules.md sections 3 and 10):
+
+1. ``clock.tick`` events and ``advance`` records move the partition's watermark;
+2. each input record's events are folded into its org's value, unless the record's offset
+   was already applied (a redelivery: then what it caused is emitted again, with the same
+   revisions); events whose org lives on another partition are re-keyed there through the
+   control topic;
+3. a late event (its month already closed) re-emits every closed month from its month to
+   the latest closed one; an org first seen late gets its closed months at revision 0;
+   too-old events are dead-lettered with their input position;
+4. a watermark that closes a month sweeps every org of the partition's roster;
+5. the live record of an org is emitted at most once per live interval; a deferred one is
+   remembered in the org's value (``live_owed``) and flushed when due, or after a restart;
+6. ``must_wait`` says the sends must be acknowledged before the values are written: when a
+   write would clear something owed (a sweep, a live record owed after a crash) or a record
+   was dead-lettered or re-keyed. Otherwise a crash re-reads the record, and step 2 makes
+   that harmless.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from scoring.catalog import Catalog
+from scoring.events import Event
+from scoring.fold import RETENTION_MONTHS, TOO_OLD_MONTHS, prune
+from scoring.record import live_record, monthly_record
+from scoring.timeutil import month_of
+from streams.codec.decoding import Rejection, decode_record
+from streams.codec.dlq import dlq_headers
+from streams.codec.internal import (
+    AdvanceBody,
+    BatchBody,
+    InvalidInternalRecord,
+    RekeyedBody,
+    Source,
+    decode_internal,
+    encode_rekeyed,
+    event_payload,
+)
+from streams.codec.table_values import OrgSlot, PartitionClock
+from streams.pipeline.live_throttle import LiveThrottle
+from streams.pipeline.org_records import (
+    apply_org_record,
+    monthly_owed_after_apply,
+    months_to_close,
+    prune_revisions,
+)
+
+WATERMARK_WRITE_STEP_MS = 60_000
+RECOVERY_ORGS_PER_PASS = 500
+
+
+class OrgReader(Protocol):
+    """Where a pass reads org values it has not touched yet (the runtime's table)."""
+
+    def load(self, org: str) -> OrgSlot: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerConfig:
+    """The settings a pass needs (from ``streams.config.Settings``)."""
+
+    output_topic: str
+    dlq_topic: str
+    control_topic: str
+    grace_ms: int
+    dedup_horizon_ms: int
+    live_emit_interval_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record to produce."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
+    headers: list[tuple[str, bytes]] | None = None
+    is_live: bool = False
+
+
+@dataclass(slots=True)
+class PassCounts:
+    """What one pass counted, for the metrics (reported once per pass)."""
+
+    consumed: Counter[str] = field(default_factory=Counter)  # events per type
+    accepted: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)  # reason -> items
+    emitted: Counter[str] = field(default_factory=Counter)  # "live" | "monthly"
+    duplicates: int = 0
+    late: int = 0
+    redelivered: int = 0
+    new_orgs: int = 0
+
+
+@dataclass(slots=True)
+class PassResult:
+    """Everything one pass produces: send ``sends`` (awaiting their acks first when
+    ``must_wait``), then write ``org_values``, ``roster`` and ``clock``."""
+
+    partition: int
+    clock_value: PartitionClock
+    roster_view: dict[str, int]  # the partition's roster (org -> first month), updated
+    sends: list[Outgoing] = field(default_factory=list)
+    must_wait: bool = False
+    org_values: dict[str, OrgSlot] = field(default_factory=dict)
+    roster: dict[str, int | None] = field(default_factory=dict)  # org -> first month
+    clock: PartitionClock | None = None  # to write, when it changed enough
+    wake_again: bool = False  # a recovery backlog remains: send another wake-up
+    input_timestamp_s: float | None = None  # oldest input timestamp of a batch
+    live_records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    counts: PassCounts = field(default_factory=PassCounts)
+    clock_dirty: bool = False
+
+
+class Scorer:
+    """The scoring state of one worker: per partition its roster, clock and the live
+    records it still owes; and the live throttle. One ``run`` per internal record."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        config: ScorerConfig,
+        orgs: OrgReader,
+        partition_of: Callable[[str], int],
+    ) -> None:
+        self.catalog = catalog
+        self.config = config
+        self.orgs = orgs
+        self.partition_of = partition_of
+        self.throttle = LiveThrottle(config.live_emit_interval_seconds)
+        self.rosters: dict[int, dict[str, int]] = {}
+        self.clocks: dict[int, PartitionClock] = {}
+        self.written_watermark: dict[int, int | None] = {}
+        # Orgs to check for a live record still owed after an assignment (drained a few
+        # hundred per pass, so a recovered partition does not stall).
+        self.recovery_backlog: dict[int, list[str]] = {}
+
+    # --- partitions --------------------------------------------------------------------------
+
+    def has_partition(self, partition: int) -> bool:
+        return partition in self.rosters
+
+    def load_partition(self, partition: int, roster: dict[str, int], clock: PartitionClock) -> None:
+        """A partition's roster and clock as the tables hold them (after an assignment)."""
+        self.rosters[partition] = roster
+        self.clocks[partition] = clock
+        self.recovery_backlog[partition] = sorted(roster, reverse=True)
+
+    def reload_partition(self, partition: int) -> None:
+        """Forget the roster so the next pass loads it again (the tables are recovered)."""
+        self.rosters.pop(partition, None)
+
+    def forget_partition(self, partition: int) -> None:
+        """A revoked partition: nothing of it is owed here any more."""
+        self.rosters.pop(partition, None)
+        self.throttle.forget(partition)
+        self.recovery_backlog.pop(partition, None)
+
+    def org_count(self) -> int:
+        return sum(len(roster) for roster in self.rosters.values())
+
+    def partitions_with_due_live(self, now_s: float) -> list[int]:
+        return self.throttle.partitions_with_due(now_s)
+
+    # --- one pass ----------------------------------------------------------------------------
+
+    def run(self, partition: int, topic: str, value: bytes, now_s: float) -> PassResult:
+        clock = self.clocks[partition]
+        work = PassResult(
+            partition=partition,
+            clock_value=PartitionClock(clock.watermark_ms, clock.closed_month),
+            roster_view=self.rosters[partition],
+        )
+        try:
+            body = decode_internal(value)
+        except InvalidInternalRecord:
+            if topic != self.config.control_topic:
+                raise
+            body = None  # an unknown control record: handled as a wake-up
+        if isinstance(body, BatchBody):
+            self._apply_batch(work, body, now_s)
+        elif isinstance(body, RekeyedBody):
+            events = [event for _, event in decode_record(body.payload, int(now_s * 1000)).events]
+            self._apply_events(work, body.source, body.offset, events, now_s)
+        elif isinstance(body, AdvanceBody):
+            work.clock_value.advance(body.time_ms)
+            work.clock_dirty = True
+        # A wake-up needs nothing more: _finish flushes what is owed.
+        self._finish(work, now_s)
+        return work
+
+    def _apply_batch(self, work: PassResult, body: BatchBody, now_s: float) -> None:
+        if body.records:
+            work.input_timestamp_s = min(record.timestamp_s for record in body.records)
+        for record in body.records:
+            self._apply_events(work, body.source, record.offset, record.events, now_s)
+
+    def _apply_events(
+        self, work: PassResult, source: str, offset: int, events: list[Event], now_s: float
+    ) -> None:
+        org_events: list[Event] = []
+        for event in events:
+            work.counts.consumed[event.type] += 1
+            if event.is_tick:
+                work.clock_value.advance(event.time_ms)
+                work.clock_dirty = True
+                work.counts.accepted[event.type] += 1
+            else:
+                org_events.append(event)
+        if not org_events:
+            return
+        org = org_events[0].subject
+        home = self.partition_of(org)
+        if home != work.partition:
+            self._rekey(work, org, home, source, offset, org_events)
+            return
+        self._apply_org(work, org, source, offset, org_events, now_s)
+
+    def _apply_org(
+        self,
+        work: PassResult,
+        org: str,
+        source: str,
+        offset: int,
+        events: list[Event],
+        now_s: float,
+    ) -> None:
+        slot = self._load(work, org)
+        applied = apply_org_record(
+            self.catalog,
+            slot,
+            source,
+            offset,
+            events,
+            dedup_horizon_ms=self.config.dedup_horizon_ms,
+        )
+        work.org_values[org] = slot  # a skipped record rewrites the value: RocksDB may be ahead
+        if applied.skipped:
+            self._reemit_after_redelivery(work, org, slot, events, now_s)
+            return
+        work.counts.accepted.update(applied.accepted_types)
+        work.counts.duplicates += applied.duplicates
+        for event in applied.too_old:
+            self._dead_letter_too_old(work, event, source, offset)
+        if applied.max_accepted_ms is not None:
+            work.clock_value.advance(applied.max_accepted_ms)
+        self._update_roster(work, org, slot)
+        closed = work.clock_value.closed_month
+        late_month = applied.min_accepted_month
+        if late_month is not None and closed is not None and late_month <= closed:
+            work.counts.late += 1
+        for month, revision in monthly_owed_after_apply(slot, applied, closed):
+            self._emit_monthly(work, slot, month, revision)
+        if applied.accepted:
+            self._emit_or_defer_live(work, org, slot, now_s)
+
+    def _reemit_after_redelivery(
+        self, work: PassResult, org: str, slot: OrgSlot, events: list[Event], now_s: float
+    ) -> None:
+        """A redelivered record was applied before a crash, but what it caused may not have
+        reached the output (acks are awaited lazily): emit it again, same revisions."""
+        work.counts.redelivered += 1
+        self._update_roster(work, org, slot)  # the crash may have hit between the writes
+        for event in events:
+            work.clock_value.advance(event.time_ms)
+        work.clock_dirty = True
+        closed = work.clock_value.closed_month
+        first = slot.state.first_month
+        latest = slot.state.latest_time_ms
+        if closed is not None and first is not None and latest is not None:
+            # Months more than TOO_OLD_MONTHS before the org's latest cannot have changed
+            # (too_old), and their buckets may be pruned already.
+            oldest_touchable = month_of(latest) - TOO_OLD_MONTHS
+            start = max(first, oldest_touchable, min(month_of(e.time_ms) for e in events))
+            for month in range(start, closed + 1):
+                self._emit_monthly(work, slot, month, slot.revisions.get(month, 0))
+        self._emit_live(work, org, slot, now_s)
+
+    def _rekey(
+        self,
+        work: PassResult,
+        org: str,
+        home: int,
+        source: str,
+        offset: int,
+        events: list[Event],
+    ) -> None:
+        """Send the org's events to its partition of the control topic."""
+        payload = encode_rekeyed(source, offset, events)
+        work.sends.append(Outgoing(self.config.control_topic, org.encode(), payload, home))
+        work.must_wait = True  # the re-keyed copy must exist before the offset commits
+
+    def _dead_letter_too_old(
+        self, work: PassResult, event: Event, source: str, offset: int
+    ) -> None:
+        rejection = Rejection(
+            reason="too_old",
+            detail=f"$.time: month is more than {TOO_OLD_MONTHS} months before the org's"
+            " latest event",
+            index=None,
+            raw=orjson.dumps(event_payload(event)),
+        )
+        position = Source.parse(source)
+        headers = dlq_headers(rejection, position.topic, position.partition, offset, 0)
+        work.counts.rejected[rejection.reason] += 1
+        work.sends.append(Outgoing(self.config.dlq_topic, None, rejection.raw, None, headers))
+        work.must_wait = True
+
+    # --- month close, live records -----------------------------------------------------------
+
+    def _finish(self, work: PassResult, now_s: float) -> None:
+        self._sweep_closed_months(work)
+        self._flush_due_live(work, now_s)
+        self._drain_recovery_backlog(work, now_s)
+        for slot in work.org_values.values():
+            latest = slot.state.latest_time_ms
+            if latest is not None:
+                prune(slot.state, dedup_horizon_ms=self.config.dedup_horizon_ms)
+                prune_revisions(slot, month_of(latest) - RETENTION_MONTHS + 1)
+        if self._clock_needs_write(work):
+            work.clock = work.clock_value
+            self.written_watermark[work.partition] = work.clock_value.watermark_ms
+        self.clocks[work.partition] = work.clock_value
+
+    def _clock_needs_write(self, work: PassResult) -> bool:
+        """Closed months always; the watermark at most once per minute of event time (a
+        watermark that regresses a little after a crash only delays the next close)."""
+        if work.clock_dirty:
+            return True
+        written = self.written_watermark.get(work.partition)
+        watermark = work.clock_value.watermark_ms
+        if watermark is None:
+            return False
+        return written is None or watermark - written >= WATERMARK_WRITE_STEP_MS
+
+    def _sweep_closed_months(self, work: PassResult) -> None:
+        due = work.clock_value.due_closed_month(self.config.grace_ms)
+        closed = work.clock_value.closed_month
+        if due is None or (closed is not None and due <= closed):
+            return
+        for org, first_month in sorted(work.roster_view.items()):
+            if first_month > due:
+                continue
+            slot = self._load(work, org)
+            for month, revision in months_to_close(slot, closed, due):
+                self._emit_monthly(work, slot, month, revision)
+        work.clock_value.closed_month = due
+        work.clock_dirty = True
+        work.must_wait = True  # the clock must not say "closed" before the records exist
+
+    def _emit_monthly(self, work: PassResult, slot: OrgSlot, month: int, revision: int) -> None:
+        record = monthly_record(self.catalog, slot.state, month, revision=revision)
+        work.counts.emitted["monthly"] += 1
+        key = slot.state.org_id.encode()
+        work.sends.append(Outgoing(self.config.output_topic, key, orjson.dumps(record)))
+
+    def _emit_or_defer_live(self, work: PassResult, org: str, slot: OrgSlot, now_s: float) -> None:
+        """Called for an org whose value this pass writes: the owed flag rides along."""
+        if self.throttle.may_emit_now(org, now_s):
+            slot.live_owed = False
+            self._emit_live(work, org, slot, now_s)
+        else:
+            self.throttle.defer(work.partition, org, now_s)
+            slot.live_owed = True  # survives a crash: see _drain_recovery_backlog
+
+    def _emit_live(self, work: PassResult, org: str, slot: OrgSlot, now_s: float) -> None:
+        if slot.state.latest_time_ms is None:
+            return
+        record = live_record(self.catalog, slot.state)
+        self.throttle.emitted(work.partition, org, now_s)
+        work.counts.emitted["live"] += 1
+        work.live_records.append((org, record))
+        work.sends.append(
+            Outgoing(self.config.output_topic, org.encode(), orjson.dumps(record), is_live=True)
+        )
+
+    def _flush_due_live(self, work: PassResult, now_s: float) -> None:
+        """Deferred live records whose interval has passed. The org's ``live_owed`` flag
+        stays set (clearing it would cost a write per record); it only makes a restart
+        re-emit that org's live record once more."""
+        for org in self.throttle.due(work.partition, now_s):
+            self._emit_live(work, org, self._load(work, org), now_s)
+
+    def _drain_recovery_backlog(self, work: PassResult, now_s: float) -> None:
+        """After an assignment: emit the live records a crashed worker still owed."""
+        backlog = self.recovery_backlog.get(work.partition)
+        if not backlog:
+            return
+        for org in backlog[-RECOVERY_ORGS_PER_PASS:]:
+            slot = self._load(work, org)
+            if slot.live_owed:
+                slot.live_owed = False
+                work.org_values[org] = slot
+                work.must_wait = True  # clears what is owed: only once the record is acked
+                self._emit_live(work, org, slot, now_s)
+        del backlog[-RECOVERY_ORGS_PER_PASS:]
+        work.wake_again = bool(backlog)
+
+    # --- org values --------------------------------------------------------------------------
+
+    def _load(self, work: PassResult, org: str) -> OrgSlot:
+        slot = work.org_values.get(org)
+        return slot if slot is not None else self.orgs.load(org)
+
+    def _update_roster(self, work: PassResult, org: str, slot: OrgSlot) -> None:
+        first = slot.state.first_month
+        roster = work.roster_view
+        if first is not None and roster.get(org) != first:
+            if org not in roster:
+                work.counts.new_orgs += 1
+            roster[org] = first
+            work.roster[org] = first

@@ -1,0 +1,175 @@
+"""The scoring agent: one worker's Faust app, its agent, timers and rebalance hooks.
+
+The agent body reads internal records and, for each, runs a scoring pass
+(``streams.pipeline.scoring_pass``), hands the records it owes to the producer (awaiting
+their acks when the pass says so), then writes the tables. Faust commits the internal
+offset only after the changelog writes are flushed (``streams.runtime.rewind`` keeps it
+from committing past an unprocessed record), so a crash anywhere re-reads the record, and
+the input offsets kept per org make that harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from scoring.catalog import Catalog
+from streams.codec.internal import WAKE
+from streams.config import KafkaSecurity, Settings
+from streams.pipeline.scoring_pass import Scorer, ScorerConfig
+from streams.runtime.faust_app import build_faust_app
+from streams.runtime.ingest import Ingestor
+from streams.runtime.metrics import Metrics
+from streams.runtime.org_store import OrgStore
+from streams.runtime.outbox import Outbox
+from streams.runtime.pass_metrics import PassMetrics
+from streams.runtime.routing import partition_for_key
+
+log = logging.getLogger("csscore.worker")
+
+EXIT_AGENT_FAILURE = 70
+
+
+class ScorerApp:
+    """Wires the Faust app, the scorer, the tables, the outbox and the ingest stage."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        metrics: Metrics,
+        security: KafkaSecurity,
+        *,
+        partitions: int,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.partitions = partitions
+        self.wall_clock = wall_clock
+        parts = build_faust_app(settings, security, partitions)
+        self.app = parts.app
+        self.home_partitions: dict[str, int] = {}  # murmur2 in Python is slow: memoised
+        self.store = OrgStore(parts.orgs, parts.roster, parts.clocks, self.home_partition)
+        self.scorer = Scorer(catalog, scorer_config(settings), self.store, self.home_partition)
+        self.outbox = Outbox(
+            lambda: self.app.producer, self._die, metrics.latency.observe, wall_clock
+        )
+        self.pass_metrics = PassMetrics(metrics)
+        self.ingestor = Ingestor(
+            settings, security, metrics, partitions=partitions, wall_clock=wall_clock
+        )
+        self.wake_in_flight: set[int] = set()
+        self.app.agent(parts.source, name="scorer", concurrency=1)(self._agent)
+        self.app.task(self._run_ingest)
+        # Faust's signal typing wants a keyword-only ``signal``; our receivers take **kwargs.
+        self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+        self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        interval = max(0.05, min(1.0, settings.live_emit_interval_seconds / 2 or 0.5))
+        self.app.timer(interval)(self._wake_due_partitions)
+
+    # --- the agent -----------------------------------------------------------------------------
+
+    async def _agent(self, stream: faust.StreamT[bytes]) -> None:
+        where = "before the first record"
+        try:
+            async for event in stream.events():
+                message = event.message
+                where = f"{message.topic}[{message.partition}]@{message.offset}"
+                await self.handle(message.partition, message.topic, message.value)
+        except Exception as exc:  # no silent death: one line, exit, a supervisor restarts
+            self._die(exc, where)
+
+    async def handle(self, partition: int, topic: str, value: bytes) -> None:
+        """One internal record: score it, send what it owes, then write the tables."""
+        now_s = self.wall_clock()
+        self.metrics.last_event.set(now_s)
+        if not self.scorer.has_partition(partition):
+            self._load_partition(partition)
+        result = self.scorer.run(partition, topic, value, now_s)
+        await self.outbox.send(
+            result.sends, wait=result.must_wait, input_timestamp_s=result.input_timestamp_s
+        )
+        self.store.write(result)
+        self.pass_metrics.report(result, self.wall_clock())
+        if result.wake_again:
+            await self._send_wake(partition)
+
+    async def _run_ingest(self) -> None:
+        try:
+            await self.ingestor.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # no silent death of the ingest stage either
+            self._die(exc, "the ingest stage")
+
+    def _die(self, exc: BaseException, where: str) -> None:
+        self.metrics.agent_errors.inc()
+        log.critical(
+            "scorer agent failed on %s: %s: %s; exiting (code %d) so the record is re-read "
+            "after a restart",
+            where,
+            type(exc).__name__,
+            exc,
+            EXIT_AGENT_FAILURE,
+        )
+        logging.shutdown()
+        os._exit(EXIT_AGENT_FAILURE)
+
+    # --- partitions, rebalancing and timers ----------------------------------------------------
+
+    def home_partition(self, org: str) -> int:
+        home = self.home_partitions.get(org)
+        if home is None:
+            home = self.home_partitions[org] = partition_for_key(org, self.partitions)
+        return home
+
+    def _load_partition(self, partition: int) -> None:
+        """Rebuild a partition's roster and clock from the tables (after an assignment)."""
+        roster = self.store.roster_of(partition)
+        self.scorer.load_partition(partition, roster, self.store.clock_of(partition))
+        self.metrics.orgs.set(self.scorer.org_count())
+
+    async def _on_assigned(self, sender: Any, assigned: Any, **_: Any) -> None:
+        """Wake every newly assigned partition so the agent flushes what it owes there
+        (tables are not recovered yet in this hook, so the agent does the work)."""
+        control = {tp.partition for tp in assigned if tp.topic == self.settings.control_topic}
+        self.store.forget(control)  # tables are recovered anew: drop cached values
+        for partition in sorted(control):
+            self.scorer.reload_partition(partition)
+            await self._send_wake(partition)
+
+    async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
+        for tp in revoked:
+            self.scorer.forget_partition(tp.partition)
+        self.store.forget({tp.partition for tp in revoked})
+        self.metrics.orgs.set(self.scorer.org_count())
+
+    async def _wake_due_partitions(self) -> None:
+        for partition in self.scorer.partitions_with_due_live(self.wall_clock()):
+            if partition not in self.wake_in_flight:
+                await self._send_wake(partition)
+
+    async def _send_wake(self, partition: int) -> None:
+        self.wake_in_flight.add(partition)
+        try:
+            await self.outbox.send_and_wait(self.settings.control_topic, WAKE, partition)
+        finally:
+            self.wake_in_flight.discard(partition)
+
+
+def scorer_config(settings: Settings) -> ScorerConfig:
+    return ScorerConfig(
+        output_topic=settings.output_topic,
+        dlq_topic=settings.dlq_topic,
+        control_topic=settings.control_topic,
+        grace_ms=settings.grace_ms,
+        dedup_horizon_ms=settings.dedup_horizon_ms,
+        live_emit_interval_seconds=settings.live_emit_interval_seconds,
+    )
