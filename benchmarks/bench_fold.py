@@ -1,8 +1,8 @@
-"""Benchmark of the scoring fold (issue 3 item 7): prints events applied per second and
+"""Benchmark of the scoring fold: prints events applied per second and
 record evaluations per second for one org fed by every signal of the default catalog.
 
 Not a test: it asserts nothing about time. Targets: >= 200,000 events applied/s and
->= 5,000 live and monthly records/s per core (issue 8). Record rates are printed warm
+>= 5,000 live and monthly records/s per core. Record rates are printed warm
 (state unchanged between records: memoised results serve), cold (every memo forgotten
 before each record) and with a new event before each live record.
 Rates are per CPU second of this process (``time.process_time``), so other processes

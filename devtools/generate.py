@@ -1,4 +1,4 @@
-"""Synthetic telemetry for demos and tests (``csscore generate``, issue 4).
+"""Synthetic telemetry for demos and tests (``csscore generate``).
 
 Writes JSON lines in arrival order: every event type of spec 7, for orgs with different
 product mixes (core CRM orgs, field-service orgs, data-cloud orgs, commerce-only orgs that

@@ -649,7 +649,7 @@ class LocalBroker:
         ]
         if sasl_user is not None:
             # The one place the password is passed on a command line: a local, one-off
-            # format step (allowed by the amendments); it is never echoed.
+            # format step (a documented decision); it is never echoed.
             scram = f"{_SCRAM_MECHANISM}=[name={sasl_user},password={sasl_password}]"
             command += ["--add-scram", scram]
         formatted = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -56,7 +56,7 @@ def differences(
 
 def regroup_by_org(lines: Iterable[bytes]) -> list[bytes]:
     """Each org's lines together, their order kept (unparsable lines at the end), so that
-    ``plan_records(lines, n)`` fills its batches (amendments: the same final records)."""
+    ``plan_records(lines, n)`` fills its batches (the same final records)."""
     groups: dict[str, list[bytes]] = defaultdict(list)
     for line in lines:
         try:

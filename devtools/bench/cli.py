@@ -1,4 +1,4 @@
-"""``csscore bench``: the performance benchmark of issue 8 (``devtools.bench.run``)."""
+"""``csscore bench``: the end-to-end performance benchmark (``devtools.bench.run``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``csscore bench``: throughput, latency, memory and scaling of the scorer (issue 8).
+"""``csscore bench``: throughput, latency, memory and scaling of the scorer.
 
 Every phase runs on one broker (``KAFKA_BOOTSTRAP_SERVERS`` when it answers, otherwise an
 embedded Apache Kafka broker in a temporary directory, stopped at the end) with fresh
@@ -50,7 +50,7 @@ from streams.config import MAX_REQUEST_BYTES
 
 PARTITIONS = 4
 MAX_RESTARTS = 3  # worker restarts per run before the bench gives up
-BATCH_EVENTS = 100  # events of one org per batched record (issue 8)
+BATCH_EVENTS = 100  # events of one org per batched record
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PEERS_DIR = REPO_ROOT / "devtools" / "bench" / "peers"
 

@@ -1,4 +1,4 @@
-"""``csscore score FILE [FILE...]``: the offline scorer (issue 3 item 5, spec 9 "Output").
+"""``csscore score FILE [FILE...]``: the offline scorer (docs/scoring-rules.md section 9).
 
 stdout: JSON lines of score records (org ids ascending; per org its monthly records by
 period, then its live record). stderr: one line per rejection (``line N: REASON: detail``,

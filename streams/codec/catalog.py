@@ -2,7 +2,7 @@
 parsed data to ``scoring.catalog.catalog_from_dict`` for the semantic checks.
 
 Every failure is a :class:`streams.errors.UsageError` whose one-line message names the
-file, the JSON path and the problem (issue 3, item 4).
+file, the JSON path and the problem.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The offline scorer behind ``csscore score`` (issue 3 item 5, spec sections 3, 9, 10).
+"""The offline scorer behind ``csscore score`` (docs/scoring-rules.md sections 3, 9, 10).
 
 Decodes JSON lines, applies each org's events in input order with the same fold the
 streaming worker uses, and emits, per org (ids ascending), one monthly record per closed

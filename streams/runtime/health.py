@@ -3,7 +3,7 @@
 Faust (through aiokafka) retries a lost broker forever, which is what a short outage needs
 (the worker resumes by itself), but a broker that stays away, or credentials the broker
 rejects, must end the process with one clear line and a non-zero exit so a supervisor
-notices (amendments, "Reliability and security"):
+notices:
 
 * :func:`preflight` connects once with the worker's own security settings before Faust
   starts; a rejected SASL login raises :class:`BrokerAuthFailed` (exit 1), never the secret.

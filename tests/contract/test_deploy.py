@@ -1,4 +1,4 @@
-"""Deployment files (issue 6) checked without Docker.
+"""Deployment files checked without Docker.
 
 ``promtool`` validates the Prometheus config and alert rules and runs their unit tests;
 the compose file, Dockerfile and Grafana provisioning are checked structurally; every

@@ -1,4 +1,4 @@
-"""``csscore bench --quick`` runs end to end on the session broker (issue 8).
+"""``csscore bench --quick`` runs end to end on the session broker.
 
 The smoke test checks the shape of the results, never a time: every key of the JSON
 contract is present and every measured number is positive (the Quix Streams peer may be

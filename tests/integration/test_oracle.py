@@ -1,4 +1,4 @@
-"""The streaming scorer agrees with ``csscore score`` (issue 5, spec section 10).
+"""The streaming scorer agrees with ``csscore score`` (docs/scoring-rules.md section 10).
 
 Generated telemetry (about 20 orgs x 14 months, 2 % poison, 5 % duplicates, late events)
 is produced in file order, keyed by org, to a 3-partition topic; every partition is ticked

@@ -1,4 +1,4 @@
-"""A real Prometheus server scrapes a real worker (issue 6).
+"""A real Prometheus server scrapes a real worker.
 
 A ``csscore worker`` runs against the session broker with its metrics on a free port; the
 Debian ``prometheus`` binary scrapes it every second (generated config, temporary TSDB,

@@ -50,7 +50,7 @@ async def _wait_for_monthly(bootstrap: str, topic: str, period: str, timeout: fl
 def test_idle_partitions_advance_to_the_wall_clock_and_close_the_month(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """With CSS_IDLE_ADVANCE_SECONDS, last month closes without any tick (amendments)."""
+    """With CSS_IDLE_ADVANCE_SECONDS, last month closes without any tick."""
     now_ms = int(time.time() * 1000)
     previous_month = month_of(now_ms) - 1
     from scoring.timeutil import month_start_ms

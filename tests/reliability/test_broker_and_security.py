@@ -1,4 +1,4 @@
-"""Broker outage, SASL/SCRAM, listening sockets (issue 7 items 4, 7 and 8).
+"""Broker outage, SASL/SCRAM, listening sockets.
 
 4. A private broker is SIGKILLed for 10 s mid-stream and restarted on the same data dir:
    the worker keeps running and resumes (final records equal the offline ones); a worker

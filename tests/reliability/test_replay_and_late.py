@@ -1,9 +1,9 @@
-"""Dedup across restarts and an offset replay, and late data (issue 7 items 5 and 6).
+"""Dedup across restarts and an offset replay, and late data.
 
 5. 1 % poison and 10 % duplicates, then a replay of 5,000 input offsets (every group that
    reads the input topic reset back while the worker is stopped): the final records equal
    ``csscore score``'s and the distinct (css.source.partition, css.source.offset) pairs in
-   the DLQ are exactly the poison records' positions (amendments, "All issues").
+   the DLQ are exactly the poison records' positions.
 6. Late and out-of-order events, within and beyond grace, after the months closed: the
    final records equal the offline ones and the latest closed month was revised.
 """

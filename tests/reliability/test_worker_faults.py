@@ -1,4 +1,4 @@
-"""Worker faults with the offline scorer as the oracle (issue 7 items 1-3).
+"""Worker faults with the offline scorer as the oracle.
 
 1. SIGKILL the worker three times at random points of a replay of >= 50,000 events,
    restarting it each time;

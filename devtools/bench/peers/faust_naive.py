@@ -2,7 +2,7 @@
 
 One agent over the bench's single-event topic: decode the JSON value, increment the
 org's counter in a changelog-backed table (one changelog record per event), with the
-tuned stream settings of ``shared/kafka-local.md``. Reports its rate
+tuned stream settings the worker uses. Reports its rate
 (``_common.RateClock``) and exits once ``--count`` events are processed.
 """
 

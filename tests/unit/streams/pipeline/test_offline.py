@@ -1,4 +1,4 @@
-"""The offline scorer and ``csscore score`` (issue 3 item 5; spec 3, 9, 10)."""
+"""The offline scorer and ``csscore score`` (docs/scoring-rules.md sections 3, 9, 10)."""
 
 from __future__ import annotations
 

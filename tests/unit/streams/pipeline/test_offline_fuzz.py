@@ -1,4 +1,4 @@
-"""Fuzzing the decoder and the offline scorer (issue 7 item 9): 10,000+ generated inputs.
+"""Fuzzing the decoder and the offline scorer: 10,000+ generated inputs.
 
 Inputs are near-valid on purpose (real event shapes from every type of the catalog,
 then mutated, truncated, batched, repeated, dated years apart), so the fuzzing reaches
