@@ -1,4 +1,4 @@
-"""Fault-injection scenarios with the offline scorer as the oracle (docs/scoring-rules.md section 10).
+"""Fault-injection scenarios, the offline scorer as the oracle (docs/scoring-rules.md 10).
 
 A ``Scenario`` owns one input topic, one output topic, one DLQ and one app id (the Faust
 consumer group) on a broker. It computes ``csscore score`` over the same lines
