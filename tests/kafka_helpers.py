@@ -8,8 +8,6 @@ repository root on ``sys.path``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -17,11 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
 from devtools.kafka_local import LocalBroker
 from streams.config import MAX_REQUEST_BYTES
+from streams.runtime.topics import create_topic as create_topic  # re-exported for tests
 
 Bytesish = bytes | str | None
 
@@ -48,46 +45,6 @@ class ConsumedRecord:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
     timestamp: int
-
-
-async def create_topic(
-    bootstrap: str,
-    name: str,
-    partitions: int = 1,
-    config: dict[str, str] | None = None,
-) -> None:
-    """Create ``name`` (replication 1) and wait until its metadata shows every partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        # An existing topic is fine: tests may call this twice for the same name.
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics(
-                [
-                    NewTopic(
-                        name=name,
-                        num_partitions=partitions,
-                        replication_factor=1,
-                        topic_configs=config or {},
-                    )
-                ]
-            )
-    finally:
-        await admin.close()
-    # Creation is asynchronous in the broker: wait until a client sees all partitions.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()
-            found = consumer.partitions_for_topic(name)
-            if found is not None and len(found) == partitions:
-                return
-            await asyncio.sleep(0.1)
-        raise TimeoutError(f"topic {name} did not show {partitions} partitions within 30 s")
-    finally:
-        await consumer.stop()
 
 
 async def produce_lines(

@@ -9,14 +9,8 @@ output topic's end offsets have stopped moving.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -24,91 +18,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from devtools.procs import WorkerProcess as WorkerProcess  # re-exported for tests
 from tests.kafka_helpers import consume_all, end_offsets
-
-
-@dataclass
-class WorkerProcess:
-    """One ``csscore worker`` subprocess."""
-
-    bootstrap: str
-    app_id: str
-    input_topic: str
-    output_topic: str
-    dlq_topic: str
-    data_dir: Path
-    log_path: Path
-    extra_env: Mapping[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-
-    def env(self) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("CSS_") and key != "KAFKA_BOOTSTRAP_SERVERS"
-        }
-        env.update(
-            {
-                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-                "CSS_APP_ID": self.app_id,
-                "CSS_INPUT_TOPIC": self.input_topic,
-                "CSS_OUTPUT_TOPIC": self.output_topic,
-                "CSS_DLQ_TOPIC": self.dlq_topic,
-                "CSS_DATA_DIR": str(self.data_dir),
-                "CSS_METRICS_ADDR": "127.0.0.1:0",
-                "CSS_LIVE_EMIT_INTERVAL_SECONDS": "1",
-            }
-        )
-        env.update(self.extra_env)
-        return env
-
-    def start(self) -> None:
-        self.starts += 1
-        log = self.log_path.open("ab")
-        log.write(f"\n===== start {self.starts} =====\n".encode())
-        log.flush()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        log.close()
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, no offset commit."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self, timeout: float = 60.0) -> int | None:
-        """SIGTERM and wait (SIGKILL after ``timeout``); returns the exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
-        return self.process.returncode
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def metrics_port(self) -> int | None:
-        """The metrics port the last start logged (CSS_METRICS_ADDR port 0)."""
-        port = None
-        for line in self.log_text().splitlines():
-            if "metrics on http://" in line:
-                port = int(line.rsplit(":", 1)[1].split("/", 1)[0])
-        return port
 
 
 async def committed_offsets(bootstrap: str, group: str, topics: Iterable[str]) -> dict[Any, int]:

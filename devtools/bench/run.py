@@ -28,31 +28,31 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from devtools.kafka_local import LocalBroker, broker_answers
+from devtools.procs import WorkerProcess
 from scoring.timeutil import DAY_MS, format_time_ms, parse_time_ms
 from streams.config import MAX_REQUEST_BYTES
+from streams.runtime.topics import create_topic
 
 PARTITIONS = 4
 MAX_RESTARTS = 3  # worker restarts per run before the bench gives up
 BATCH_EVENTS = 100  # events of one org per batched record
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PEERS_DIR = REPO_ROOT / "devtools" / "bench" / "peers"
+PEERS_DIR = Path(__file__).resolve().parent / "peers"
 
 # A realistic mix of the high-volume event types (spec 7), weighted by how often the
 # generator of streams/generate.py emits them; each entry: (type, source, data JSON).
@@ -187,26 +187,6 @@ def batched_records(
 # --------------------------------------------------------------------------- Kafka helpers
 
 
-async def create_topic(bootstrap: str, name: str, partitions: int = PARTITIONS) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        # Creation is asynchronous in the broker: wait until a client sees every partition.
-        for _ in range(100):
-            await consumer._client.force_metadata_update()
-            if len(consumer.partitions_for_topic(name) or ()) == partitions:
-                return
-            await asyncio.sleep(0.1)
-    finally:
-        await consumer.stop()
-
-
 async def produce(
     bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int]]
 ) -> tuple[int, int]:
@@ -300,99 +280,9 @@ class KafkaProbe:
 # --------------------------------------------------------------------------- processes
 
 
-@dataclass
-class WorkerProc:
-    """A ``csscore worker`` subprocess with its own settings (environment)."""
-
-    bootstrap: str
-    app_id: str
-    input_topic: str
-    output_topic: str
-    data_dir: Path
-    log_path: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-    started_wall: float = 0.0
-    restarts: int = 0
-
-    def start(self) -> None:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("CSS_") and key != "KAFKA_BOOTSTRAP_SERVERS"
-        }
-        env.update(
-            {
-                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-                "CSS_APP_ID": self.app_id,
-                "CSS_INPUT_TOPIC": self.input_topic,
-                "CSS_OUTPUT_TOPIC": self.output_topic,
-                "CSS_DLQ_TOPIC": f"{self.output_topic}.dlq",
-                "CSS_DATA_DIR": str(self.data_dir),
-                "CSS_METRICS_ADDR": "127.0.0.1:0",
-                "CSS_LIVE_EMIT_INTERVAL_SECONDS": "1",
-            }
-        )
-        env.update(self.extra_env)
-        with self.log_path.open("ab") as log:
-            if not self.started_wall:  # a restart keeps the first start time
-                self.started_wall = time.time()
-            self.process = subprocess.Popen(
-                # The deployed default level (INFO). At WARNING, Faust's terminal spinner
-                # sets the root logger to DEBUG, and every aiokafka/Faust debug call then
-                # builds a LogRecord: ~12 % of the worker's CPU in a py-spy profile.
-                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "INFO"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def peak_rss_mb(self) -> float | None:
-        """``VmHWM`` of the worker process (Linux), in MiB."""
-        if self.process is None:
-            return None
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return None
-
-    def cpu_seconds(self) -> float | None:
-        """User + system CPU time of the worker process so far (Linux): on a shared
-        machine events per CPU second say more about the code than wall time does."""
-        if self.process is None:
-            return None
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        # After the ")" that ends the command name: utime and stime are fields 12 and 13.
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self, timeout: float = 60.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
-
-    def log_tail(self, chars: int = 2000) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return text[-chars:]
-
-
 async def wait_scorer_done(
     probe: KafkaProbe,
-    workers: Sequence[WorkerProc],
+    workers: Sequence[WorkerProcess],
     *,
     quiet_seconds: float,
     timeout: float = 900.0,
@@ -408,10 +298,9 @@ async def wait_scorer_done(
             if not each.alive():
                 # Like a supervisor (the worker exits non-zero on an agent failure so
                 # that the unapplied records are re-read): restart it, a few times.
-                if each.restarts >= MAX_RESTARTS:
+                if each.starts > MAX_RESTARTS:
                     raise RuntimeError(f"worker exited early; log tail:\n{each.log_tail()}")
                 progress(f"    worker {each.app_id} exited; restarting it (as a supervisor)")
-                each.restarts += 1
                 each.start()
         output = await probe.end_offsets(worker.output_topic)
         if output != last_output:
@@ -476,13 +365,14 @@ class Bench:
         self.now_ms = int(time.time() * 1000)
         self.single_topic = ""
 
-    def worker(self, app_id: str, input_topic: str, output_topic: str, **env: str) -> WorkerProc:
+    def worker(self, app_id: str, input_topic: str, output_topic: str, **env: str) -> WorkerProcess:
         data_dir = self.workdir / f"data-{app_id}"
-        return WorkerProc(
+        return WorkerProcess(
             self.bootstrap,
             app_id,
             input_topic,
             output_topic,
+            f"{output_topic}.dlq",
             data_dir,
             self.workdir / f"{app_id}.log",
             extra_env=dict(env),
@@ -517,7 +407,7 @@ class Bench:
             raise RuntimeError(f"{label}: the scorer wrote no score record")
         first, last, records = stamps
         started = min(proc.started_wall for proc in procs)
-        self.results[f"{label}_worker_restarts"] = sum(proc.restarts for proc in procs)
+        self.results[f"{label}_worker_restarts"] = sum(proc.starts - 1 for proc in procs)
         if sum(cpu) > 0:
             # Includes the worker's start-up CPU (a few seconds): a lower bound.
             self.results[f"{label}_events_per_worker_cpu_s"] = round(events / sum(cpu))
@@ -536,7 +426,7 @@ class Bench:
     async def phase_raw(self) -> None:
         sizes = self.sizes
         self.single_topic = unique("single")
-        await create_topic(self.bootstrap, self.single_topic)
+        await create_topic(self.bootstrap, self.single_topic, PARTITIONS)
         progress(f"filling {self.single_topic}: {sizes.events} single-event records")
         started = time.perf_counter()
         records = ((k, v, 1) for k, v in synthetic_events(sizes.orgs, sizes.events, self.now_ms))
@@ -562,7 +452,7 @@ class Bench:
 
         batched_orgs = max(1, min(sizes.orgs, sizes.events // BATCH_EVENTS))
         topic = unique("batched")
-        await create_topic(self.bootstrap, topic)
+        await create_topic(self.bootstrap, topic, PARTITIONS)
         progress(f"filling {topic}: {sizes.events} events, {BATCH_EVENTS} per record")
         _, events = await produce(
             self.bootstrap,
@@ -605,7 +495,7 @@ class Bench:
         sizes = self.sizes
         app_id = unique("latency")
         topic, output = f"{app_id}-in", f"{app_id}-scores"
-        await create_topic(self.bootstrap, topic)
+        await create_topic(self.bootstrap, topic, PARTITIONS)
         proc = self.worker(app_id, topic, output, CSS_LIVE_EMIT_INTERVAL_SECONDS=interval)
         proc.start()
         run = uuid.uuid4().hex[:8]
@@ -694,7 +584,7 @@ class Bench:
         small, large = sizes.memory_orgs
         for orgs, name in ((small, "10k"), (large, "100k")):
             topic = unique(f"mem{name}")
-            await create_topic(self.bootstrap, topic)
+            await create_topic(self.bootstrap, topic, PARTITIONS)
             count = orgs * sizes.memory_events_per_org
             progress(f"(d) memory: {orgs} orgs, {sizes.memory_events_per_org} events each")
             _, events = await produce(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import time
 import uuid
@@ -27,6 +26,7 @@ from scoring.timeutil import InvalidTime, format_time_ms, parse_time_ms
 from streams.codec.decoding import MAX_BATCH_EVENTS, MAX_RECORD_BYTES
 from streams.config import KafkaSecurity, bootstrap_from_env
 from streams.errors import UsageError
+from streams.runtime.topics import create_topic
 
 DEFAULT_TOPIC = "telemetry"
 TICK_SOURCE = "csscore/tick"
@@ -155,28 +155,6 @@ def _kafka_clients() -> tuple[str, KafkaSecurity]:
     return bootstrap_from_env(), KafkaSecurity.from_env()
 
 
-async def ensure_topic(
-    bootstrap: str, security: KafkaSecurity, topic: str, partitions: int
-) -> None:
-    """Create ``topic`` with ``partitions`` partitions unless it exists."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.aiokafka_kwargs())
-    await admin.start()
-    try:
-        existing = await admin.list_topics()
-        if topic in existing:
-            return
-        # Another producer may create it between the listing and here.
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics(
-                [NewTopic(name=topic, num_partitions=partitions, replication_factor=1)]
-            )
-    finally:
-        await admin.close()
-
-
 async def produce_records(
     records: Iterable[OutRecord],
     topic: str,
@@ -236,7 +214,7 @@ def run_produce(args: argparse.Namespace) -> int:
 
     async def main() -> tuple[int, int]:
         if args.partitions:
-            await ensure_topic(bootstrap, security, args.topic, args.partitions)
+            await create_topic(bootstrap, args.topic, args.partitions, security=security)
         return await produce_records(
             plan_records(_read_lines(args.files), args.batch),
             args.topic,

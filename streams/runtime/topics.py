@@ -4,8 +4,11 @@ monthly history needs all of them) for ``CSS_OUTPUT_RETENTION_DAYS``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
@@ -42,6 +45,41 @@ async def _create(admin: AIOKafkaAdminClient, topic: NewTopic) -> None:
         log.info("created topic %s with %d partitions", topic.name, topic.num_partitions)
     except TopicAlreadyExistsError:
         pass
+
+
+async def create_topic(
+    bootstrap: str,
+    name: str,
+    partitions: int,
+    *,
+    security: KafkaSecurity | None = None,
+    configs: dict[str, str] | None = None,
+    wait_seconds: float = 30.0,
+) -> None:
+    """Create ``name`` unless it exists, then wait until a client's metadata shows every
+    partition (creation is asynchronous in the broker). For tools and tests; the worker
+    creates its own topics with ``ensure_topics``."""
+    kwargs = (security or KafkaSecurity()).aiokafka_kwargs()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kwargs)
+    await admin.start()
+    try:
+        if await topic_partitions(admin, name) is None:
+            await _create(admin, NewTopic(name, partitions, 1, topic_configs=configs or {}))
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kwargs)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            await consumer._client.force_metadata_update()
+            found = consumer.partitions_for_topic(name)
+            if found is not None and len(found) >= partitions:
+                return
+            await asyncio.sleep(0.1)
+        raise CssError(f"topic {name} did not show {partitions} partitions in {wait_seconds} s")
+    finally:
+        await consumer.stop()
 
 
 async def ensure_topics(settings: Settings, security: KafkaSecurity) -> int:
