@@ -1,4 +1,5 @@
-"""Bounded, exact, month-granular pieces of an org's state (spec sections 3, 4, 9).
+"""Bounded, exact, month-granular pieces of an org's state (docs/scoring-rules.md
+sections 3, 4, 9).
 
 Each accumulator folds the events of one signal into buckets keyed by month index (or
 day), keeps what older months still contribute in a small snapshot when pruned, and
@@ -16,22 +17,39 @@ import bisect
 import decimal
 import operator
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol, Self
 
+from scoring.errors import InvalidState
 from scoring.numbers import (
     EXACT_CONTEXT,
     Amount,
-    Number,
     add_amount,
     decode_number,
     encode_number,
-    rational,
     scale_amount,
 )
 from scoring.timeutil import DAY_MS, month_start_ms
 
 # A latest-wins value: a number, a boolean (config) or a product list (org.profile).
 Value = int | bool | Any
+
+
+class Accumulator(Protocol):
+    """What the fold, pruning and the state codec need of every accumulator; each kind
+    reads its own accumulator types through their own methods."""
+
+    def prune(self, cutoff_month: int, latest_ms: int) -> None:
+        """Forget what no record of a month >= ``cutoff_month`` (or live at a time >=
+        ``latest_ms``) reads; see the module docstring."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data, tagged with ``"t"`` for :func:`accumulator_from_dict`."""
+        ...
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Self:
+        ...
 
 
 class MonthSums:
@@ -47,9 +65,6 @@ class MonthSums:
     def add(self, month: int, amount: Amount) -> None:
         buckets = self.buckets
         buckets[month] = add_amount(buckets.get(month, 0), amount)
-
-    def get(self, month: int) -> Number:
-        return rational(self.buckets.get(month, 0))
 
     def amount_through(self, month: int) -> Amount:
         """Exact sum of ``base`` and the buckets up to ``month`` (ints summed directly)."""
@@ -107,7 +122,7 @@ _TIME_SEQ = operator.itemgetter(0, 1)
 
 
 class LatestValues:
-    """Latest-wins value (spec 9: greatest event time; equal times go to the later arrival,
+    """Latest-wins value (section 9: greatest event time; equal times go to the later arrival,
     i.e. the greater arrival seq), kept as the winning (time_ms, seq, value) of each month.
 
     Records only ask at a month close (T = start of M+1, entries before T: the winner of
@@ -252,18 +267,6 @@ class MonthSamples:
         self.sums[month] = add_amount(self.sums.get(month, 0), scale_amount(value, count))
         self.counts[month] = self.counts.get(month, 0) + count
 
-    def mean(self, month: int) -> Number | None:
-        """Count-weighted mean of the month's samples, None without samples."""
-        count = self.counts.get(month, 0)
-        if count == 0:
-            return None
-        total = rational(self.sums[month])
-        return (
-            total // count
-            if isinstance(total, int) and total % count == 0
-            else (Fraction(total) / count)
-        )
-
     def prune(self, cutoff_month: int, latest_ms: int) -> None:
         for month in [m for m in self.counts if m < cutoff_month]:
             del self.counts[month]
@@ -355,9 +358,7 @@ class WindowEvents:
         return acc
 
 
-Accumulator = MonthSums | LatestValues | MonthMax | MonthDays | MonthSamples | WindowEvents
-
-_BY_TAG: dict[str, Any] = {
+_BY_TAG: dict[str, type[Accumulator]] = {
     "sums": MonthSums,
     "latest": LatestValues,
     "max": MonthMax,
@@ -368,5 +369,11 @@ _BY_TAG: dict[str, Any] = {
 
 
 def accumulator_from_dict(raw: dict[str, Any]) -> Accumulator:
-    acc: Accumulator = _BY_TAG[raw["t"]].from_dict(raw)
-    return acc
+    """Rebuild an accumulator from :meth:`Accumulator.to_dict` data."""
+    if not isinstance(raw, dict):
+        raise InvalidState(f"an accumulator must be an object, not {type(raw).__name__}")
+    tag = raw.get("t")
+    cls = _BY_TAG.get(tag) if isinstance(tag, str) else None
+    if cls is None:
+        raise InvalidState(f"unknown accumulator tag {raw.get('t')!r}")
+    return cls.from_dict(raw)

@@ -1,9 +1,11 @@
-"""The catalog: which signals exist, what feeds them, how they are weighted (spec 1, 4, 8).
+"""The catalog: which signals exist, what feeds them, how they are weighted
+(docs/scoring-rules.md sections 1, 4, 8).
 
-The shell (``streams.catalog``) reads the file and checks it against
+The shell (``streams.codec.catalog``) reads the file and checks it against
 ``schemas/catalog.schema.json``; :func:`catalog_from_dict` then does the semantic checks a
 JSON Schema cannot express (sorted tiers, ``good < bad``, unique ids, ...) and builds the
-frozen objects the fold and the roll-up read. Adding a signal is editing the catalog.
+frozen objects the fold and the roll-up read. Adding a signal is editing the catalog; each
+kind parses its own ``params`` (:mod:`scoring.kinds`).
 """
 
 from __future__ import annotations
@@ -12,127 +14,39 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Literal
 
-from scoring.numbers import Number, exact
+from scoring.errors import CatalogError
+from scoring.kinds import KINDS as KIND_REGISTRY
+from scoring.kinds import KindParams
+from scoring.kinds.base import Feed
+from scoring.validation import fail, mapping, non_empty_str, positive, str_list
+
+__all__ = ["Catalog", "CatalogError", "Route", "Signal", "catalog_from_dict"]
 
 CATEGORIES = ("product_adoption", "customer_expertise", "technical_health")
 DEFAULT_CATEGORY_WEIGHTS = {"product_adoption": 5, "customer_expertise": 2, "technical_health": 3}
 DEFAULT_CORE_PRODUCTS = ("sales_cloud", "service_cloud", "field_service", "platform")
-KINDS = (
-    "ratio",
-    "growth",
-    "indicator",
-    "recency",
-    "error_free_days",
-    "threshold_average",
-    "deduction",
-    "config",
-)
-EFFORTS = {"low": 1, "medium": 2, "high": 4}
-POLICIES = ("exclude", "zero")
-OPERAND_MODES = ("running", "year", "latest")
+KINDS = tuple(KIND_REGISTRY)  # kind names, in documentation order
 
-# Event types whose data defines ``count`` (spec 7); for the others every event counts 1
-# (spec 9: "count is used only by the types whose data defines it").
-COUNTED_TYPES = frozenset(
-    {
-        "license.activated",
-        "license.deactivated",
-        "work_order.created",
-        "case.created",
-        "order.placed",
-        "error.occurred",
-        "performance.sampled",
-    }
-)
-
-
-class CatalogError(ValueError):
-    """A catalog that is well-formed JSON but semantically wrong; the message starts with
-    the JSON path of the offending field."""
-
-
-@dataclass(frozen=True, slots=True)
-class RatioOperand:
-    """One side of a ratio: a running signed sum (gauge), a sum over the year, or the
-    latest value of a field (gauge, latest wins)."""
-
-    mode: str
-    add: tuple[str, ...]
-    subtract: tuple[str, ...]
-    field: str
-
-
-@dataclass(frozen=True, slots=True)
-class RatioParams:
-    numerator: RatioOperand
-    denominator: RatioOperand
-
-
-@dataclass(frozen=True, slots=True)
-class GrowthParams:
-    variant: str  # "avg12" | "yoy"
-
-
-@dataclass(frozen=True, slots=True)
-class IndicatorParams:
-    mode: str  # "binary" | "tiers"
-    window_days: int
-    tiers: tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RecencyParams:
-    tiers: tuple[tuple[int, int], ...]  # (max_days, score), ascending
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorFreeDaysParams:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class ThresholdAverageParams:
-    good: Number
-    bad: Number
-    field: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeductionParams:
-    field: str
-    points: Mapping[str, Number]
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigParams:
-    field: str
-
-
-KindParams = (
-    RatioParams
-    | GrowthParams
-    | IndicatorParams
-    | RecencyParams
-    | ErrorFreeDaysParams
-    | ThresholdAverageParams
-    | DeductionParams
-    | ConfigParams
-)
+Policy = Literal["exclude", "zero"]
+Effort = Literal["low", "medium", "high"]
+EFFORTS: dict[Effort, int] = {"low": 1, "medium": 2, "high": 4}
+POLICIES: tuple[Policy, ...] = ("exclude", "zero")
 
 
 @dataclass(frozen=True, slots=True)
 class Signal:
     """One catalog entry. ``where`` holds (data field, required value) filters; a
-    product-adoption signal always filters on ``product == group`` (spec 9)."""
+    product-adoption signal always filters on ``product == group`` (section 9)."""
 
     id: str
     kind: str
     category: str
     group: str
     weight: Fraction
-    policy: str
-    effort: str
+    policy: Policy
+    effort: Effort
     action: str
     event_types: tuple[str, ...]
     where: tuple[tuple[str, object], ...]
@@ -207,185 +121,58 @@ def _integer_weights(weights: Sequence[Fraction]) -> tuple[int, ...]:
     return tuple(int(w * scale) for w in weights)
 
 
-def _feeds(signal: Signal) -> list[tuple[int, str, int]]:
+def _feeds(signal: Signal) -> list[Feed]:
     """(slot, event type, sign) for every event type feeding the signal."""
-    params = signal.params
-    if isinstance(params, RatioParams):
-        feeds: list[tuple[int, str, int]] = []
-        for slot, operand in enumerate((params.numerator, params.denominator)):
-            feeds.extend((slot, t, 1) for t in operand.add)
-            feeds.extend((slot, t, -1) for t in operand.subtract)
-        return feeds
-    return [(0, t, 1) for t in signal.event_types]
+    return KIND_REGISTRY[signal.kind].feeds(signal.params, signal.event_types)
 
 
 # --------------------------------------------------------------------------- validation
 
 
-def _fail(path: str, problem: str) -> CatalogError:
-    return CatalogError(f"{path}: {problem}")
-
-
-def _str(obj: Mapping[str, object], key: str, path: str, default: str | None = None) -> str:
-    value = obj.get(key, default)
-    if not isinstance(value, str) or not value:
-        raise _fail(f"{path}.{key}", "must be a non-empty string")
-    return value
-
-
-def _positive(value: object, path: str) -> Fraction:
-    try:
-        number = exact(value)
-    except TypeError:
-        raise _fail(path, "must be a number") from None
-    if number <= 0:
-        raise _fail(path, "must be > 0")
-    return Fraction(number)
-
-
-def _tiers(value: object, path: str) -> tuple[tuple[int, int], ...]:
-    if not isinstance(value, Sequence) or isinstance(value, str) or not value:
-        raise _fail(path, "must be a non-empty list of [threshold, score] pairs")
-    tiers: list[tuple[int, int]] = []
-    for i, pair in enumerate(value):
-        if (
-            not isinstance(pair, Sequence)
-            or isinstance(pair, str)
-            or len(pair) != 2
-            or not all(isinstance(x, int) and not isinstance(x, bool) for x in pair)
-        ):
-            raise _fail(f"{path}[{i}]", "must be a pair of integers [threshold, score]")
-        threshold, score = int(pair[0]), int(pair[1])
-        if threshold < 0:
-            raise _fail(f"{path}[{i}][0]", "must be >= 0")
-        if not 0 <= score <= 100:
-            raise _fail(f"{path}[{i}][1]", "must be in 0..100")
-        if tiers and threshold <= tiers[-1][0]:
-            raise _fail(f"{path}[{i}][0]", "tiers must be sorted ascending by threshold")
-        tiers.append((threshold, score))
-    return tuple(tiers)
-
-
-def _str_list(value: object, path: str, *, allow_empty: bool = False) -> tuple[str, ...]:
-    if value is None and allow_empty:
-        return ()
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        raise _fail(path, "must be a list of strings")
-    if not value and not allow_empty:
-        raise _fail(path, "must not be empty")
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item:
-            raise _fail(f"{path}[{i}]", "must be a non-empty string")
-    return tuple(value)
-
-
-def _mapping(value: object, path: str) -> Mapping[str, object]:
-    if not isinstance(value, Mapping):
-        raise _fail(path, "must be an object")
-    return value
-
-
-def _operand(value: object, path: str) -> RatioOperand:
-    obj = _mapping(value, path)
-    mode = obj.get("mode")
-    if mode not in OPERAND_MODES:
-        raise _fail(f"{path}.mode", f"must be one of {', '.join(OPERAND_MODES)}")
-    assert isinstance(mode, str)
-    add = _str_list(obj.get("add"), f"{path}.add")
-    subtract = _str_list(obj.get("subtract"), f"{path}.subtract", allow_empty=True)
-    if mode == "latest" and subtract:
-        raise _fail(f"{path}.subtract", "a latest-value operand cannot subtract")
-    return RatioOperand(mode, add, subtract, _str(obj, "field", path))
-
-
-def _params(kind: str, raw: Mapping[str, object], path: str) -> KindParams:
-    if kind == "ratio":
-        return RatioParams(
-            _operand(raw.get("numerator"), f"{path}.numerator"),
-            _operand(raw.get("denominator"), f"{path}.denominator"),
-        )
-    if kind == "growth":
-        variant = raw.get("variant", "avg12")
-        if variant not in ("avg12", "yoy"):
-            raise _fail(f"{path}.variant", "must be avg12 or yoy")
-        assert isinstance(variant, str)
-        return GrowthParams(variant)
-    if kind == "indicator":
-        mode = raw.get("mode")
-        if mode == "binary":
-            window = raw.get("window_days", 30)
-            if not isinstance(window, int) or isinstance(window, bool) or window < 0:
-                raise _fail(f"{path}.window_days", "must be an integer >= 0")
-            return IndicatorParams("binary", window, ())
-        if mode == "tiers":
-            return IndicatorParams("tiers", 0, _tiers(raw.get("tiers"), f"{path}.tiers"))
-        raise _fail(f"{path}.mode", "must be binary or tiers")
-    if kind == "recency":
-        return RecencyParams(_tiers(raw.get("tiers"), f"{path}.tiers"))
-    if kind == "error_free_days":
-        return ErrorFreeDaysParams()
-    if kind == "threshold_average":
-        try:
-            good, bad = exact(raw.get("good")), exact(raw.get("bad"))
-        except TypeError:
-            raise _fail(path, "good and bad must be numbers") from None
-        if good >= bad:
-            raise _fail(f"{path}.good", "must be < bad")
-        return ThresholdAverageParams(good, bad, str(raw.get("field", "value")))
-    if kind == "deduction":
-        points_raw = _mapping(raw.get("points"), f"{path}.points")
-        points: dict[str, Number] = {}
-        for key, value in points_raw.items():
-            try:
-                number = exact(value)
-            except TypeError:
-                raise _fail(f"{path}.points.{key}", "must be a number") from None
-            if number < 0:
-                raise _fail(f"{path}.points.{key}", "must be >= 0")
-            points[key] = number
-        return DeductionParams(str(raw.get("field", "severity")), points)
-    if kind == "config":
-        return ConfigParams(str(raw.get("field", "value")))
-    raise _fail(path, f"unknown kind {kind}")
-
-
 def _signal(raw: object, path: str, seen: set[str]) -> Signal:
-    obj = _mapping(raw, path)
-    signal_id = _str(obj, "id", path)
+    obj = mapping(raw, path)
+    signal_id = non_empty_str(obj, "id", path)
     if signal_id in seen:
-        raise _fail(f"{path}.id", f"duplicate signal id {signal_id}")
+        raise fail(f"{path}.id", f"duplicate signal id {signal_id}")
     seen.add(signal_id)
-    kind = _str(obj, "kind", path)
-    if kind not in KINDS:
-        raise _fail(f"{path}.kind", f"unknown kind {kind}; expected one of {', '.join(KINDS)}")
-    category = _str(obj, "category", path)
+    kind_name = non_empty_str(obj, "kind", path)
+    kind = KIND_REGISTRY.get(kind_name)
+    if kind is None:
+        raise fail(
+            f"{path}.kind", f"unknown kind {kind_name}; expected one of {', '.join(KINDS)}"
+        )
+    category = non_empty_str(obj, "category", path)
     if category not in CATEGORIES:
-        raise _fail(f"{path}.category", f"must be one of {', '.join(CATEGORIES)}")
-    group = _str(obj, "group", path)
-    weight = _positive(obj.get("weight", 1), f"{path}.weight")
-    policy = _str(obj, "policy", path, "exclude")
-    if policy not in POLICIES:
-        raise _fail(f"{path}.policy", "must be exclude or zero")
-    effort = _str(obj, "effort", path, "medium")
-    if effort not in EFFORTS:
-        raise _fail(f"{path}.effort", "must be low, medium or high")
-    action = _str(obj, "action", path)
-    params = _params(kind, _mapping(obj.get("params", {}), f"{path}.params"), f"{path}.params")
-    events = _mapping(obj.get("events", {}), f"{path}.events")
-    if kind == "ratio":
+        raise fail(f"{path}.category", f"must be one of {', '.join(CATEGORIES)}")
+    group = non_empty_str(obj, "group", path)
+    weight = positive(obj.get("weight", 1), f"{path}.weight")
+    raw_policy = non_empty_str(obj, "policy", path, "exclude")
+    policy = next((p for p in POLICIES if p == raw_policy), None)
+    if policy is None:
+        raise fail(f"{path}.policy", "must be exclude or zero")
+    raw_effort = non_empty_str(obj, "effort", path, "medium")
+    effort = next((e for e in EFFORTS if e == raw_effort), None)
+    if effort is None:
+        raise fail(f"{path}.effort", "must be low, medium or high")
+    action = non_empty_str(obj, "action", path)
+    params = kind.parse(mapping(obj.get("params", {}), f"{path}.params"), f"{path}.params")
+    events = mapping(obj.get("events", {}), f"{path}.events")
+    if kind.feeds_from_params:
         event_types: tuple[str, ...] = ()
         if "types" in events:
-            raise _fail(f"{path}.events.types", "a ratio takes its types from its operands")
+            raise fail(
+                f"{path}.events.types", f"a {kind_name} takes its types from its operands"
+            )
     else:
-        event_types = _str_list(events.get("types"), f"{path}.events.types")
-    where_raw = _mapping(events.get("where", {}), f"{path}.events.where")
+        event_types = str_list(events.get("types"), f"{path}.events.types")
+    where_raw = mapping(events.get("where", {}), f"{path}.events.where")
     where = dict(where_raw)
-    # Spec 9: a product-adoption signal counts only events whose data.product is its group.
+    # Section 9: a product-adoption signal counts only events whose data.product is its group.
     if category == "product_adoption" and where.setdefault("product", group) != group:
-        raise _fail(f"{path}.events.where.product", "must equal the signal's group")
+        raise fail(f"{path}.events.where.product", "must equal the signal's group")
     return Signal(
         id=signal_id,
-        kind=kind,
+        kind=kind_name,
         category=category,
         group=group,
         weight=weight,
@@ -401,24 +188,24 @@ def _signal(raw: object, path: str, seen: set[str]) -> Signal:
 def catalog_from_dict(data: Mapping[str, object]) -> Catalog:
     """Build a :class:`Catalog` from parsed JSON, raising :class:`CatalogError` with the
     JSON path and the problem on the first semantic mistake."""
-    root = _mapping(data, "$")
-    name = _str(root, "name", "$")
-    version = _str(root, "version", "$")
+    root = mapping(data, "$")
+    name = non_empty_str(root, "name", "$")
+    version = non_empty_str(root, "version", "$")
     raw_signals = root.get("signals")
     if not isinstance(raw_signals, Sequence) or isinstance(raw_signals, str) or not raw_signals:
-        raise _fail("signals", "must be a non-empty list")
+        raise fail("signals", "must be a non-empty list")
     seen: set[str] = set()
     signals = tuple(_signal(raw, f"signals[{i}]", seen) for i, raw in enumerate(raw_signals))
-    weights_raw = _mapping(
+    weights_raw = mapping(
         root.get("category_weights", DEFAULT_CATEGORY_WEIGHTS), "category_weights"
     )
     weights: dict[str, Fraction] = {}
     for category in CATEGORIES:
         if category not in weights_raw:
-            raise _fail(f"category_weights.{category}", "is required")
-        weights[category] = _positive(weights_raw[category], f"category_weights.{category}")
+            raise fail(f"category_weights.{category}", "is required")
+        weights[category] = positive(weights_raw[category], f"category_weights.{category}")
     for key in weights_raw:
         if key not in CATEGORIES:
-            raise _fail(f"category_weights.{key}", "unknown category")
-    core = _str_list(root.get("core_products", list(DEFAULT_CORE_PRODUCTS)), "core_products")
+            raise fail(f"category_weights.{key}", "unknown category")
+    core = str_list(root.get("core_products", list(DEFAULT_CORE_PRODUCTS)), "core_products")
     return Catalog(name, version, signals, weights, core)

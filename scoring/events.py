@@ -1,6 +1,6 @@
-"""The validated event handed to the scoring core (spec section 7).
+"""The validated event handed to the scoring core (docs/scoring-rules.md section 7).
 
-The shell (``streams.decoding``) turns record bytes into these; the core only folds them.
+The shell (``streams.codec.decoding``) turns record bytes into these; the core only folds them.
 """
 
 from __future__ import annotations
@@ -9,6 +9,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 CLOCK_TICK = "clock.tick"
+
+# Event types whose data defines ``count`` (section 7); for the others every event counts 1
+# (section 9: "count is used only by the types whose data defines it").
+COUNTED_TYPES = frozenset(
+    {
+        "license.activated",
+        "license.deactivated",
+        "work_order.created",
+        "case.created",
+        "order.placed",
+        "error.occurred",
+        "performance.sampled",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

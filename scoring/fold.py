@@ -1,53 +1,37 @@
-"""Apply one event to an org's state (spec sections 3, 4, 9): the sans-I/O fold.
+"""Apply one event to an org's state (docs/scoring-rules.md sections 3, 4, 9): the
+sans-I/O fold.
 
-``apply_event`` runs the two stateful checks of spec 9 in their order (``too_old``, then
+``apply_event`` runs the two stateful checks of section 9 in their order (``too_old``, then
 the duplicate rule) and, for an accepted event, updates first-seen, stream time,
 ownership and every signal the catalog routes the event type to. It never prunes;
-``prune`` drops what no record the worker can still emit reads (retention, spec 3).
+``prune`` drops what no record the worker can still emit reads (retention, section 3).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from enum import Enum
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING
 
-from scoring.accumulators import (
-    Accumulator,
-    LatestValues,
-    MonthDays,
-    MonthMax,
-    MonthSamples,
-    MonthSums,
-    WindowEvents,
-)
-from scoring.catalog import (
-    COUNTED_TYPES,
-    Catalog,
-    ConfigParams,
-    DeductionParams,
-    ErrorFreeDaysParams,
-    GrowthParams,
-    IndicatorParams,
-    RatioOperand,
-    RatioParams,
-    RecencyParams,
-    Signal,
-    ThresholdAverageParams,
-)
+from scoring.accumulators import Accumulator, WindowEvents
+from scoring.catalog import Catalog
 from scoring.events import Event
-from scoring.numbers import Amount, add_amount, fold_amount, negate_amount
+from scoring.kinds import KINDS, Updater
 from scoring.state import OrgState
-from scoring.timeutil import DAY_MS, month_of, month_start_ms
+from scoring.timeutil import month_of, month_start_ms
+
+if TYPE_CHECKING:
+    from scoring.compiled import CompiledCatalog
 
 _blake2b = hashlib.blake2b
 _from_bytes = int.from_bytes
 
-# too_old: an event more than this many months before the org's latest month (spec 9).
+# too_old: an event more than this many months before the org's latest month (section 9).
 TOO_OLD_MONTHS = 13
-# Retention (spec 3): a re-emitted month (>= latest - 13) compares with its previous month,
+# Retention (section 3): a re-emitted month (>= latest - 13) compares with its previous month,
 # whose year and growth baseline read 13 more months: keep months >= latest - 26.
 RETENTION_MONTHS = 26
 MAX_DEDUP_IDS = 20_000
@@ -64,150 +48,14 @@ class Outcome(Enum):
 
 _ACCEPTED, _DUPLICATE, _TOO_OLD = Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.TOO_OLD
 
-# An updater folds one matching event into a signal's accumulators:
-# (accumulators, event, event month, arrival seq) -> None. Updaters are built per
-# (signal, event type) so that per-type facts (does the type define ``count``?) are
-# decided once, and they update bucket dicts inline: this is the hot path of the worker.
-Updater = Callable[[list[Any], Event, int, int], None]
+# An updater as the fold stores it: the kinds' accumulator types erased (each signal's
+# updaters only ever receive the accumulators its own kind made).
+AnyUpdater = Updater[list[Accumulator]]
 Factory = Callable[[], list[Accumulator]]
-UpdaterMaker = Callable[[str, int, int], Updater]  # (event type, slot, sign) -> Updater
-
-
-def _amount_reader(field_name: str, event_type: str) -> Callable[[Event], Amount | None]:
-    """Reads a numeric field exactly; ``count`` is 1 when absent or when the type does not
-    define it (spec 9: count is used only by the types whose data defines it)."""
-    if field_name == "count":
-        if event_type not in COUNTED_TYPES:
-            return lambda event: 1
-
-        def read_count(event: Event) -> Amount | None:
-            count = event.data.get("count", 1)
-            return count if type(count) is int else 1
-
-        return read_count
-
-    def read_amount(event: Event) -> Amount | None:
-        raw = event.data.get(field_name)
-        return None if raw is None or isinstance(raw, bool) else fold_amount(raw)
-
-    return read_amount
-
-
-def _ratio_maker(params: RatioParams) -> UpdaterMaker:
-    def make(event_type: str, slot: int, sign: int) -> Updater:
-        operand = params.numerator if slot == 0 else params.denominator
-        read = _amount_reader(operand.field, event_type)
-        if operand.mode == "latest":
-
-            def update_latest(accs: list[Any], event: Event, month: int, seq: int) -> None:
-                amount = read(event)
-                if amount is not None:
-                    accs[slot].add(month, event.time_ms, seq, amount)
-
-            return update_latest
-
-        def update_sum(accs: list[Any], event: Event, month: int, seq: int) -> None:
-            amount = read(event)
-            if amount is not None:
-                buckets = accs[slot].buckets
-                buckets[month] = add_amount(
-                    buckets.get(month, 0), amount if sign > 0 else negate_amount(amount)
-                )
-
-        return update_sum
-
-    return make
-
-
-def _operand_factory(operand: RatioOperand) -> Accumulator:
-    return LatestValues() if operand.mode == "latest" else MonthSums()
-
-
-def _compile(signal: Signal) -> tuple[Factory, UpdaterMaker]:
-    """Accumulator factory and updater maker of ``signal`` (its kind's fold step)."""
-    params = signal.params
-    if isinstance(params, RatioParams):
-        num, den = params.numerator, params.denominator
-
-        def make_ratio() -> list[Accumulator]:
-            return [_operand_factory(num), _operand_factory(den)]
-
-        return make_ratio, _ratio_maker(params)
-    if isinstance(params, GrowthParams) or (
-        isinstance(params, IndicatorParams) and params.mode == "tiers"
-    ):
-
-        def make_counter(event_type: str, slot: int, sign: int) -> Updater:
-            read = _amount_reader("count", event_type)
-
-            def count_per_month(accs: list[Any], event: Event, month: int, seq: int) -> None:
-                buckets = accs[0].buckets
-                buckets[month] = buckets.get(month, 0) + read(event)
-
-            return count_per_month
-
-        return (lambda: [MonthSums()]), make_counter
-    if isinstance(params, IndicatorParams):
-        window_ms = params.window_days * DAY_MS
-
-        def window_event(accs: list[Any], event: Event, month: int, seq: int) -> None:
-            accs[0].add(event.time_ms)
-
-        return (lambda: [WindowEvents(window_ms)]), lambda *_: window_event
-    if isinstance(params, RecencyParams):
-
-        def latest_time(accs: list[Any], event: Event, month: int, seq: int) -> None:
-            accs[0].add(month, event.time_ms)
-
-        return (lambda: [MonthMax()]), lambda *_: latest_time
-    if isinstance(params, ErrorFreeDaysParams):
-
-        def error_day(accs: list[Any], event: Event, month: int, seq: int) -> None:
-            accs[0].add(month, event.time_ms)
-
-        return (lambda: [MonthDays()]), lambda *_: error_day
-    if isinstance(params, ThresholdAverageParams):
-        value_field = params.field
-
-        def make_sampler(event_type: str, slot: int, sign: int) -> Updater:
-            read_count = _amount_reader("count", event_type)
-            read_value = _amount_reader(value_field, event_type)
-
-            def sample(accs: list[Any], event: Event, month: int, seq: int) -> None:
-                value = read_value(event)
-                if value is not None:
-                    accs[0].add(month, value, read_count(event))
-
-            return sample
-
-        return (lambda: [MonthSamples()]), make_sampler
-    if isinstance(params, DeductionParams):
-        points, key_field = params.points, params.field
-
-        def deduct(accs: list[Any], event: Event, month: int, seq: int) -> None:
-            key = event.data.get(key_field)
-            amount = points.get(key, 0) if isinstance(key, str) else 0
-            if amount:
-                buckets = accs[0].buckets
-                buckets[month] = add_amount(buckets.get(month, 0), amount)
-
-        return (lambda: [MonthSums()]), lambda *_: deduct
-    if isinstance(params, ConfigParams):
-        config_field = params.field
-
-        def set_value(accs: list[Any], event: Event, month: int, seq: int) -> None:
-            if config_field not in event.data:
-                return
-            raw = event.data[config_field]
-            value = raw if isinstance(raw, bool) else fold_amount(raw)
-            accs[0].add(month, event.time_ms, seq, value)
-
-        return (lambda: [LatestValues()]), lambda *_: set_value
-    raise AssertionError(f"unhandled params {params!r}")
 
 
 # A compiled route: (signal id, remaining where filters, updater).
-_Route = tuple[str, tuple[tuple[str, object], ...], Updater]
+_Route = tuple[str, tuple[tuple[str, object], ...], AnyUpdater]
 
 
 class _TypeRoutes:
@@ -217,7 +65,7 @@ class _TypeRoutes:
 
     __slots__ = ("by_value", "dispatch_field", "routes")
 
-    def __init__(self, routes: list[tuple[str, tuple[tuple[str, object], ...], Updater]]) -> None:
+    def __init__(self, routes: list[_Route]) -> None:
         self.routes = tuple(routes)
         self.dispatch_field: str | None = None
         self.by_value: dict[object, tuple[_Route, ...]] = {}
@@ -233,53 +81,41 @@ class _TypeRoutes:
             self.by_value = {value: tuple(group) for value, group in table.items()}
 
 
-class _Plan:
-    """A catalog compiled for the fold: per event type, the routes to run and the
-    accumulator factory of every signal."""
+class FoldPlan:
+    """A catalog compiled for the fold (part of :class:`scoring.compiled.CompiledCatalog`):
+    per event type, the routes to run, and the accumulator factory of every signal.
 
-    __slots__ = ("catalog", "factories", "routes")
+    ``month_span`` memoises ``(first ms, end ms, month index)`` of the month computed last:
+    consecutive events of a stream mostly share a month, and ``month_of`` is the costliest
+    arithmetic of the fold. It is rebound as a whole tuple, so a reader in another thread
+    never sees a torn span.
+    """
+
+    __slots__ = ("catalog", "factories", "month_span", "routes")
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self.month_span: tuple[int, int, int] = (0, 0, 0)
         self.factories: dict[str, Factory] = {}
-        compiled = [_compile(signal) for signal in catalog.signals]
         routes: dict[str, list[_Route]] = {}
         for event_type, type_routes in catalog.routes.items():
             for route in type_routes:
                 signal = catalog.signals[route.signal_index]
-                factory, make_updater = compiled[route.signal_index]
-                self.factories[signal.id] = factory
-                updater = make_updater(event_type, route.slot, route.sign)
+                kind = KINDS[signal.kind]
+                self.factories[signal.id] = functools.partial(
+                    kind.new_accumulators, signal.params
+                )
+                updater = kind.updater(signal.params, event_type, route.slot, route.sign)
                 routes.setdefault(event_type, []).append((signal.id, route.where, updater))
         self.routes = {event_type: _TypeRoutes(r) for event_type, r in routes.items()}
 
-
-# The plan of the catalog used last (a worker uses one catalog): checked by identity.
-_last_plan: _Plan | None = None
-
-
-def _plan_for(catalog: Catalog) -> _Plan:
-    global _last_plan
-    plan = _last_plan
-    if plan is None or plan.catalog is not catalog:
-        plan = _last_plan = _Plan(catalog)
-    return plan
-
-
-# [first ms, end ms, month index] of the month computed last: consecutive events of a
-# stream mostly share a month, and month_of is the costliest arithmetic of the fold.
-# Rebound as a whole tuple, so a reader in another thread never sees a torn span.
-_month_span: tuple[int, int, int] = (0, 0, 0)
-
-
-def _month_of(time_ms: int) -> int:
-    global _month_span
-    span = _month_span
-    if span[0] <= time_ms < span[1]:
-        return span[2]
-    month = month_of(time_ms)
-    _month_span = (month_start_ms(month), month_start_ms(month + 1), month)
-    return month
+    def month_of(self, time_ms: int) -> int:
+        span = self.month_span
+        if span[0] <= time_ms < span[1]:
+            return span[2]
+        month = month_of(time_ms)
+        self.month_span = (month_start_ms(month), month_start_ms(month + 1), month)
+        return month
 
 
 def dedup_key(source: str, event_id: str) -> int:
@@ -293,31 +129,26 @@ def dedup_key(source: str, event_id: str) -> int:
 
 
 def apply_event(
-    catalog: Catalog, state: OrgState, event: Event, *, dedup_horizon_ms: int
+    compiled: CompiledCatalog, state: OrgState, event: Event, *, dedup_horizon_ms: int
 ) -> Outcome:
     """Fold ``event`` (of ``state``'s org, never a ``clock.tick``) into ``state``.
 
     This is the worker's hot path (>= 200,000 events/s per core is the aim), hence the
     inlined caches; ``benchmarks/bench_fold.py`` measures it.
     """
+    plan = compiled.fold
     time_ms = event.time_ms
-    span = _month_span
-    month = span[2] if span[0] <= time_ms < span[1] else _month_of(time_ms)
+    span = plan.month_span
+    month = span[2] if span[0] <= time_ms < span[1] else plan.month_of(time_ms)
     latest = state.latest_time_ms
     if latest is not None:
         latest_month = state.latest_month
         if latest_month is None:
             latest_month = state.latest_month = month_of(latest)
-        # spec 9: too_old before the duplicate rule; the org's first event is never too old.
+        # section 9: too_old before the duplicate rule; the org's first event is never too old.
         if month < latest_month - TOO_OLD_MONTHS:
             return _TOO_OLD
-    key = _from_bytes(
-        _blake2b(
-            f"{event.source}\x00{event.id}".encode("utf-8", "surrogatepass"), digest_size=8
-        ).digest(),
-        "little",
-        signed=True,
-    )  # = dedup_key(event.source, event.id), inlined
+    key = dedup_key(event.source, event.id)
     dedup = state.dedup
     stored = dedup.get(key)
     if stored is not None and latest is not None and stored >= latest - dedup_horizon_ms:
@@ -358,9 +189,6 @@ def apply_event(
         listed = tuple(str(p) for p in products) if isinstance(products, list | tuple) else ()
         state.profiles.add(month, time_ms, seq, listed)
 
-    plan = _last_plan
-    if plan is None or plan.catalog is not catalog:
-        plan = _plan_for(catalog)
     type_routes = plan.routes.get(event_type)
     if type_routes is None:
         return _ACCEPTED
@@ -392,7 +220,7 @@ def apply_event(
 
 
 def prune(state: OrgState, *, dedup_horizon_ms: int | None = None) -> None:
-    """Drop month buckets older than the retention (spec 3), keeping their snapshot, and,
+    """Drop month buckets older than the retention (section 3), keeping their snapshot, and,
     given the horizon, dedup ids that can no longer match (stored < stream time - H)."""
     latest = state.latest_time_ms
     if latest is None:

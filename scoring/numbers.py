@@ -1,4 +1,5 @@
-"""Exact arithmetic helpers (spec section 2 "golden rule", section 9 "Output").
+"""Exact arithmetic helpers (docs/scoring-rules.md section 2 "golden rule", section 9
+"Output").
 
 Scores are floors of exact values; numbers that reach the output are rounded half to even
 to 6 decimals from their exact value.
@@ -37,7 +38,7 @@ _MICRO = 1_000_000
 
 def exact(value: object) -> Number:
     """The exact value of an event number: ``int`` stays, a float is read at its shortest
-    round-trip text (spec 9: the value of its decimal literal), a Fraction stays."""
+    round-trip text (section 9: the value of its decimal literal), a Fraction stays."""
     if isinstance(value, bool):
         raise TypeError("a boolean is not a number here")
     if isinstance(value, int):
@@ -51,7 +52,7 @@ def exact(value: object) -> Number:
 
 def fold_amount(value: object) -> Amount:
     """The exact value of an event number for the fold's sums: an int, else a Decimal
-    (a float at its shortest round-trip text, i.e. its decimal literal, spec 9)."""
+    (a float at its shortest round-trip text, i.e. its decimal literal, section 9)."""
     kind = type(value)
     if kind is int:
         return value  # type: ignore[return-value]
@@ -61,8 +62,7 @@ def fold_amount(value: object) -> Amount:
         return Decimal(repr(value))
     if kind is Decimal:
         return value  # type: ignore[return-value]
-    if kind is Fraction:
-        assert isinstance(value, Fraction)
+    if kind is Fraction and isinstance(value, Fraction):
         if value.denominator == 1:
             return value.numerator
         return _finite_decimal(value)
@@ -116,22 +116,6 @@ def normalise(value: Number) -> Number:
     return value
 
 
-def floor_clamp(value: Number, low: int = 0, high: int = 100) -> int:
-    """floor(value) clamped to ``low..high`` (every reported score, spec 2)."""
-    floored = value if isinstance(value, int) else value.__floor__()
-    return max(low, min(high, floored))
-
-
-def floor_div_clamp(numerator: Number, denominator: Number) -> int:
-    """floor(numerator / denominator) clamped to 0..100, exact; plain ``//`` for ints (the
-    common case, and much cheaper than building a Fraction). ``denominator`` is non-zero."""
-    if isinstance(numerator, int) and isinstance(denominator, int):
-        if denominator < 0:
-            numerator, denominator = -numerator, -denominator
-        return max(0, min(100, numerator // denominator))
-    return floor_clamp(Fraction(numerator) / denominator)
-
-
 def output_number(value: Amount) -> int | float:
     """A number for a JSON record: integral values print as ints, the others rounded to 6
     decimals half to even from the exact value (``round`` on a Fraction is half-even)."""
@@ -175,7 +159,7 @@ def decode_number(raw: object) -> Amount:
 
 
 # ----------------------------------------------------------------- integer-pair evaluation
-# Evaluation speed (issue 8): a rational as a pair of ints (numerator, denominator > 0),
+# Evaluation speed: a rational as a pair of ints (numerator, denominator > 0),
 # never reduced. Reduction changes no value, and every use below (floor, comparison,
 # half-even rounding) depends only on the value, so results equal the Fraction ones while
 # skipping Fraction's gcd on every operation.

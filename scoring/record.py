@@ -1,36 +1,33 @@
-"""Score records (spec section 6 and the "Output" rules of section 9).
+"""Score records (docs/scoring-rules.md section 6 and the "Output" rules of section 9).
 
 ``monthly_record`` evaluates month M at T = first instant of M+1 (events with time < T);
 ``live_record`` evaluates at T = the org's latest time (events with time <= T). Both
 return plain dicts (ints, strs, bools, None, lists, dicts; non-integer numbers rounded to
-6 decimals half to even and emitted as floats) in the field order of spec 6.
+6 decimals half to even and emitted as floats) in the field order of section 6.
 
-Speed (issue 8; ``benchmarks/bench_fold.py``): a per-catalog plan holds each signal's
-compiled evaluator and roll-up indexes; the roll-up keeps its integer sums so that each
-recommendation candidate and each explain share costs a few integer operations; and the
-monthly evaluation of month M-1 (trending, explain) is memoised on the org state while no
-accepted event can have changed it (see :func:`_monthly_evaluation`).
+Speed (``benchmarks/bench_fold.py``): the record plan of a
+:class:`~scoring.compiled.CompiledCatalog` holds each signal's evaluator and roll-up
+indexes; the roll-up keeps its integer sums so that each recommendation candidate and each
+explain share costs a few integer operations; and the monthly evaluation of month M-1
+(trending, explain) is memoised on the org state while no accepted event can have changed
+it (see :func:`_monthly_evaluation`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scoring.catalog import CATEGORIES, Catalog
-from scoring.kinds import (
-    EvalContext,
-    Evaluator,
-    Inputs,
-    KindResult,
-    compile_signal,
-    month_start_ms,
-    reads_the_instant,
-)
+from scoring.errors import ScoringError
+from scoring.kinds import KINDS, EvalContext, Evaluator, Inputs, KindResult
 from scoring.numbers import output_number, output_ratio
-from scoring.rollup import RollUpPlan, Totals, band, effective_weights, roll_up_plan
+from scoring.rollup import RollUpPlan, Totals, band, effective_weights
 from scoring.state import OrgState
-from scoring.timeutil import format_period, format_time_ms, month_of
+from scoring.timeutil import days_in_month, format_period, format_time_ms, month_of, month_start_ms
+
+if TYPE_CHECKING:
+    from scoring.compiled import CompiledCatalog
 
 SCHEMA_ID = "css.score/v1"
 MAX_TRENDING = 5
@@ -40,7 +37,7 @@ MAX_RECOMMENDATIONS = 3
 MAX_MEMOISED_MONTHS = 4
 MEMO_MONTHS_PER_SIGNAL = 4
 
-# Applicability (spec 5, 9): customer expertise always; technical health through any core
+# Applicability (sections 5, 9): customer expertise always; technical health through any core
 # product; product adoption through the signal's own product (its group).
 _ALWAYS, _CORE, _OWN_PRODUCT = 0, 1, 2
 _NOT_APPLICABLE, _NO_DATA, _OK = "not_applicable", "no_data", "ok"
@@ -71,10 +68,13 @@ class _SignalPlan:
         self.action = signal.action
         self.effort_rank = effort_scale // signal.effort_points
         self.zero_policy = signal.policy == "zero"
-        self.evaluate: Evaluator = compile_signal(signal)
+        kind = KINDS[signal.kind]
+        # Typed per kind; here erased to the state's untyped accumulator lists (a signal's
+        # accumulators are always made by its own kind).
+        self.evaluate: Evaluator[Any] = kind.evaluator(signal.params)
         # A result that depends only on the accumulators and the month can be reused
         # while no event has updated the signal (see evaluate).
-        self.timeless = not reads_the_instant(signal)
+        self.timeless = not kind.reads_the_instant(signal.params)
         if signal.category == "customer_expertise":
             self.applies = _ALWAYS
         elif signal.category == "technical_health":
@@ -83,14 +83,27 @@ class _SignalPlan:
             self.applies = _OWN_PRODUCT
 
 
-class _RecordPlan:
-    """A catalog compiled for evaluation (built once per catalog)."""
+# Bound of a record plan's calendar memo (cleared when full).
+MAX_CALENDAR_MONTHS = 1024
 
-    __slots__ = ("catalog", "derived", "output_category_weights", "rollup", "signals")
 
-    def __init__(self, catalog: Catalog) -> None:
+class RecordPlan:
+    """A catalog compiled for evaluation (part of
+    :class:`scoring.compiled.CompiledCatalog`), with its memo tables: results derived
+    from scores (``derived``) and calendar facts per month index (``calendar``)."""
+
+    __slots__ = (
+        "calendar",
+        "catalog",
+        "derived",
+        "output_category_weights",
+        "rollup",
+        "signals",
+    )
+
+    def __init__(self, catalog: Catalog, rollup: RollUpPlan) -> None:
         self.catalog = catalog
-        self.rollup: RollUpPlan = roll_up_plan(catalog)
+        self.rollup = rollup
         # gain / effort_points ranks like gain x (lcm of all efforts / effort_points).
         effort_scale = math.lcm(*(signal.effort_points for signal in catalog.signals))
         self.signals = tuple(
@@ -100,18 +113,22 @@ class _RecordPlan:
         self.output_category_weights = tuple(
             output_number(catalog.category_weights[category]) for category in CATEGORIES
         )
+        # month index -> (first ms, first ms of the next month, days): live evaluations
+        # ask for the same few months over and over.
+        self.calendar: dict[int, tuple[int, int, int]] = {}
 
-
-# The plan of the catalog used last (a worker uses one catalog): checked by identity.
-_last_plan: _RecordPlan | None = None
-
-
-def _plan_for(catalog: Catalog) -> _RecordPlan:
-    global _last_plan
-    plan = _last_plan
-    if plan is None or plan.catalog is not catalog or plan.rollup is not roll_up_plan(catalog):
-        plan = _last_plan = _RecordPlan(catalog)
-    return plan
+    def month_facts(self, month: int) -> tuple[int, int, int]:
+        """(first ms, first ms of month + 1, days) of a month index, memoised."""
+        facts = self.calendar.get(month)
+        if facts is None:
+            if len(self.calendar) >= MAX_CALENDAR_MONTHS:
+                self.calendar.clear()
+            facts = self.calendar[month] = (
+                month_start_ms(month),
+                month_start_ms(month + 1),
+                days_in_month(month),
+            )
+        return facts
 
 
 class Evaluation:
@@ -154,7 +171,7 @@ class _Derived:
 MAX_DERIVED = 1024
 
 
-def evaluate(plan: _RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation:
+def evaluate(plan: RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation:
     t_ms, live = ctx.t_ms, ctx.live
     owned_since = state.owned_since
     profile: tuple[str, ...] | None = None  # products of the latest org.profile at T
@@ -162,7 +179,7 @@ def evaluate(plan: _RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation
     owned: dict[str, bool] = {}
 
     def owns(product: str) -> bool:
-        """Ownership at T (spec 5, 9): permanent through a purchase/provisioning before
+        """Ownership at T (sections 5, 9): permanent through a purchase/provisioning before
         T, or through the latest org.profile at T."""
         nonlocal profile, profile_read
         since = owned_since.get(product)
@@ -242,26 +259,29 @@ def evaluate(plan: _RecordPlan, state: OrgState, ctx: EvalContext) -> Evaluation
     return Evaluation(ctx, scores, statuses, inputs_list, projected_list, derived)
 
 
-def forget_memos(catalog: Catalog, state: OrgState) -> None:
+def forget_memos(compiled: CompiledCatalog, state: OrgState) -> None:
     """Drop every memo that could serve ``state``'s next record (its memoised monthly
-    evaluations and signal results, and the catalog's table of results derived from
-    scores), so the next record is computed from scratch: for benchmarks and tests."""
+    evaluations and signal results, and the compiled catalog's table of results derived
+    from scores), so the next record is computed from scratch: for benchmarks and tests."""
     state.evaluations.clear()
     state.signal_results.clear()
-    _plan_for(catalog).derived.clear()
+    compiled.record.derived.clear()
 
 
-def _monthly_context(state: OrgState, month: int) -> EvalContext:
+def _monthly_context(plan: RecordPlan, state: OrgState, month: int) -> EvalContext:
     first_month = state.first_month
+    start_ms, end_ms, days = plan.month_facts(month)
     return EvalContext(
         month=month,
-        t_ms=month_start_ms(month + 1),
+        t_ms=end_ms,
         live=False,
         first_month=month if first_month is None else first_month,
+        month_start_ms=start_ms,
+        month_days=days,
     )
 
 
-def _monthly_evaluation(plan: _RecordPlan, state: OrgState, month: int) -> Evaluation:
+def _monthly_evaluation(plan: RecordPlan, state: OrgState, month: int) -> Evaluation:
     """The evaluation of ``month`` at its close, memoised on ``state``.
 
     An entry computed at arrival counter ``seq`` stays exact while the state has the same
@@ -275,21 +295,21 @@ def _monthly_evaluation(plan: _RecordPlan, state: OrgState, month: int) -> Evalu
     entry = cache.get(month)
     pruned_month = state.pruned_month
     if entry is not None and (pruned_month is None or month >= pruned_month):
-        catalog, seq, latest_month, evaluation = entry
-        if catalog is plan.catalog and (
+        entry_plan, seq, latest_month, evaluation = entry
+        if entry_plan is plan and (
             seq == state.seq
             or (latest_month is not None and month < latest_month and state.backfill_seq <= seq)
         ):
             return evaluation  # type: ignore[no-any-return]
-    evaluation = evaluate(plan, state, _monthly_context(state, month))
+    evaluation = evaluate(plan, state, _monthly_context(plan, state, month))
     cache.pop(month, None)
     while len(cache) >= MAX_MEMOISED_MONTHS:
         del cache[next(iter(cache))]
-    cache[month] = (plan.catalog, state.seq, state.latest_month, evaluation)
+    cache[month] = (plan, state.seq, state.latest_month, evaluation)
     return evaluation
 
 
-def _trending(plan: _RecordPlan, current: Evaluation, previous: Evaluation | None) -> list[Any]:
+def _trending(plan: RecordPlan, current: Evaluation, previous: Evaluation | None) -> list[Any]:
     if previous is None:
         return []
     changes: list[tuple[int, str]] = []
@@ -300,7 +320,7 @@ def _trending(plan: _RecordPlan, current: Evaluation, previous: Evaluation | Non
     return [{"id": signal_id, "change": change} for change, signal_id in changes[:MAX_TRENDING]]
 
 
-def _recommendations(plan: _RecordPlan, current: Evaluation) -> list[Any]:
+def _recommendations(plan: RecordPlan, current: Evaluation) -> list[Any]:
     derived = current.derived
     ranked = derived.recommendations
     if ranked is None:
@@ -312,7 +332,7 @@ def _recommendations(plan: _RecordPlan, current: Evaluation) -> list[Any]:
 
 
 def _rank_recommendations(
-    plan: _RecordPlan, current: Evaluation
+    plan: RecordPlan, current: Evaluation
 ) -> tuple[tuple[_SignalPlan, int], ...]:
     """The signals whose rise to 100 gains the most overall points per effort point."""
     totals = current.totals
@@ -338,7 +358,7 @@ def _rank_recommendations(
     return tuple((signal, gain) for _rank, gain, _id, signal in ranked[:MAX_RECOMMENDATIONS])
 
 
-def _contributions(plan: _RecordPlan, current: Evaluation) -> list[Any]:
+def _contributions(plan: RecordPlan, current: Evaluation) -> list[Any]:
     derived = current.derived
     points = derived.contributions
     if points is None:
@@ -347,7 +367,7 @@ def _contributions(plan: _RecordPlan, current: Evaluation) -> list[Any]:
 
 
 def _contribution_points(
-    plan: _RecordPlan, current: Evaluation
+    plan: RecordPlan, current: Evaluation
 ) -> tuple[tuple[str, int | float], ...]:
     """Each taking-part signal's points: score x its exact share of the overall (weight /
     group weight / groups in its category x category weight / weights of the categories
@@ -383,7 +403,7 @@ def _contribution_points(
     return tuple(contributions)
 
 
-def _explain(plan: _RecordPlan, current: Evaluation, previous: Evaluation | None) -> dict[str, Any]:
+def _explain(plan: RecordPlan, current: Evaluation, previous: Evaluation | None) -> dict[str, Any]:
     previous_overall = None if previous is None else previous.totals.overall
     overall = current.totals.overall
     change = None if previous_overall is None or overall is None else overall - previous_overall
@@ -395,7 +415,7 @@ def _explain(plan: _RecordPlan, current: Evaluation, previous: Evaluation | None
 
 
 def _record(
-    plan: _RecordPlan,
+    plan: RecordPlan,
     state: OrgState,
     current: Evaluation,
     kind: str,
@@ -404,7 +424,7 @@ def _record(
     ctx = current.ctx
     catalog = plan.catalog
     # Trending and explain compare with month M-1 evaluated as a monthly record, unless
-    # M-1 is before the org's first month (spec 9).
+    # M-1 is before the org's first month (section 9).
     previous = None
     if ctx.month - 1 >= ctx.first_month:
         previous = _monthly_evaluation(plan, state, ctx.month - 1)
@@ -462,23 +482,29 @@ def _record(
 
 
 def monthly_record(
-    catalog: Catalog, state: OrgState, month: int, *, revision: int = 0
+    compiled: CompiledCatalog, state: OrgState, month: int, *, revision: int = 0
 ) -> dict[str, Any]:
     """The record of month ``month`` (a month index), evaluated at its close."""
-    plan = _plan_for(catalog)
+    plan = compiled.record
     current = _monthly_evaluation(plan, state, month)
     return _record(plan, state, current, "monthly", revision)
 
 
-def live_record(catalog: Catalog, state: OrgState, *, revision: int = 0) -> dict[str, Any]:
+def live_record(compiled: CompiledCatalog, state: OrgState, *, revision: int = 0) -> dict[str, Any]:
     """The record at the org's latest time (its partial month)."""
     t_ms = state.latest_time_ms
     if t_ms is None:
-        raise ValueError("an org with no accepted event has no live record")
+        raise ScoringError("an org with no accepted event has no live record")
+    plan = compiled.record
     month = month_of(t_ms)
     first_month = state.first_month
+    start_ms, _end_ms, days = plan.month_facts(month)
     ctx = EvalContext(
-        month=month, t_ms=t_ms, live=True, first_month=month if first_month is None else first_month
+        month=month,
+        t_ms=t_ms,
+        live=True,
+        first_month=month if first_month is None else first_month,
+        month_start_ms=start_ms,
+        month_days=days,
     )
-    plan = _plan_for(catalog)
     return _record(plan, state, evaluate(plan, state, ctx), "live", revision)

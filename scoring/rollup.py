@@ -1,28 +1,23 @@
-"""The roll-up of spec section 5: signals -> groups -> categories -> overall.
+"""The roll-up of docs/scoring-rules.md section 5: signals -> groups -> categories ->
+overall.
 
 Each level is the floor of an exact weighted mean of the *reported integers* of the level
-below (spec 2). A signal score of None is "not available" (not applicable, or no data
+below (section 2). Integer arithmetic throughout (weights pre-scaled to integers by the
+catalog): every level is floor(weighted sum / weight sum) of non-negative integers, so
+``//`` is exact. A signal score of None is "not available" (not applicable, or no data
 under policy ``exclude``); a level with nothing available is None.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 
 from scoring.catalog import CATEGORIES, Catalog
 
 
-@dataclass(frozen=True, slots=True)
-class RollUp:
-    groups: dict[str, dict[str, int | None]]  # category -> group -> score
-    categories: dict[str, int | None]
-    overall: int | None
-
-
 def band(score: int | None) -> str | None:
-    """fair 0..30, good 31..60, excellent 61..100 (spec 1)."""
+    """fair 0..30, good 31..60, excellent 61..100 (section 1)."""
     if score is None:
         return None
     if score <= 30:
@@ -33,8 +28,9 @@ def band(score: int | None) -> str | None:
 
 
 class RollUpPlan:
-    """Per-catalog index tables of the roll-up (built once per catalog): each signal's
-    group and integer weight, each group's category, each category's integer weight."""
+    """Per-catalog index tables of the roll-up (part of
+    :class:`scoring.compiled.CompiledCatalog`): each signal's group and integer weight, each
+    group's category, each category's integer weight."""
 
     __slots__ = (
         "all_positive",
@@ -69,22 +65,11 @@ class RollUpPlan:
         self.all_positive = all(w > 0 for w in (*self.signal_weights, *self.category_weights))
 
 
-# The plan of the catalog used last (a worker uses one catalog): checked by identity.
-_last_plan: RollUpPlan | None = None
-
-
-def roll_up_plan(catalog: Catalog) -> RollUpPlan:
-    global _last_plan
-    plan = _last_plan
-    if plan is None or plan.catalog is not catalog:
-        plan = _last_plan = RollUpPlan(catalog)
-    return plan
-
-
 class Totals:
     """The integer sums behind a roll-up, kept so that a one-signal change (a
     recommendation's "what if this signal were 100") and the explain shares are computed
-    from them without rolling everything up again."""
+    from them without rolling everything up again. ``scores`` follows catalog order; None
+    is "not taking part"."""
 
     __slots__ = (
         "category_counts",
@@ -162,24 +147,9 @@ class Totals:
         return groups
 
 
-def roll_up(catalog: Catalog, scores: Sequence[int | None]) -> RollUp:
-    """``scores`` follows catalog order; None = not taking part.
-
-    Integer arithmetic throughout (weights pre-scaled to integers by the catalog): every
-    level is floor(weighted sum / weight sum) of non-negative integers, so ``//`` is exact.
-    """
-    plan = roll_up_plan(catalog)
-    totals = Totals(plan, scores)
-    return RollUp(
-        totals.groups_by_category(plan),
-        dict(zip(CATEGORIES, totals.category_scores, strict=True)),
-        totals.overall,
-    )
-
-
 def effective_weights(catalog: Catalog, scores: Sequence[int | None]) -> list[Fraction | None]:
     """Each taking-part signal's exact share of the overall through its group, category and
-    the renormalised category weight (spec 9, explain); None for the others."""
+    the renormalised category weight (section 9, explain); None for the others."""
     group_weight: dict[tuple[str, str], Fraction] = {}
     for signal, score in zip(catalog.signals, scores, strict=True):
         if score is not None:

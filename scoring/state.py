@@ -1,23 +1,25 @@
 """An org's state: everything its future records can read, bounded and JSON-serialisable.
 
-Size (documented per amendments, "Event contracts"): the dedup memory is at most 20,000
-ids of 16 bytes (64-bit hash + 64-bit stream time), packed as base64: <= 427 KB of JSON.
-The rest is bounded by retention (spec 3): 27 month buckets per signal (one small number
-each, a day bitmask for error_free_days), the exact times of binary-indicator events within
-their window, and latest-wins histories (config, purchases, profiles) from the retention
-window plus one older entry each. With the default catalog a busy org is a few KB besides
-the dedup ids.
+Size (also in ``scoring/README.md``, "Size of an org's state"): the dedup memory is at
+most 20,000 ids of 16 bytes (64-bit hash + 64-bit stream time), packed as base64: <= 427 KB
+of JSON. The rest is bounded by retention (docs/scoring-rules.md section 3): 27 month
+buckets per signal (one small number each, a day bitmask for error_free_days), the exact
+times of binary-indicator events within their window, and latest-wins histories (config,
+purchases, profiles) from the retention window plus one older entry each. With the default
+catalog a busy org is a few KB besides the dedup ids.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import itertools
 import struct
 from collections import OrderedDict
 from typing import Any
 
 from scoring.accumulators import Accumulator, LatestValues, accumulator_from_dict
+from scoring.errors import InvalidState
 from scoring.timeutil import month_of
 
 STATE_VERSION = 1
@@ -45,7 +47,7 @@ class OrgState:
 
     def __init__(self, org_id: str) -> None:
         self.org_id = org_id
-        # Smallest / largest time of the org's accepted non-duplicate events (spec 9).
+        # Smallest / largest time of the org's accepted non-duplicate events (section 9).
         self.first_time_ms: int | None = None
         self.latest_time_ms: int | None = None
         self.latest_month: int | None = None  # month_of(latest_time_ms), cached
@@ -56,7 +58,7 @@ class OrgState:
         self.signals: dict[str, list[Accumulator]] = {}
         # 64-bit hash of (source, id) -> org stream time just after accepting that copy.
         # Order = order of latest acceptance (moved to the end on re-acceptance), so the
-        # first key is the one to forget when full (spec 9). An OrderedDict, not a dict:
+        # first key is the one to forget when full (section 9). An OrderedDict, not a dict:
         # removing from the front of a plain dict leaves holes that make next(iter()) O(n).
         self.dedup: OrderedDict[int, int] = OrderedDict()
         # Retention cutoff month of the last prune (not serialised: a restored state is
@@ -94,10 +96,6 @@ class OrgState:
         )
 
 
-def new_org_state(org_id: str) -> OrgState:
-    return OrgState(org_id)
-
-
 def state_to_dict(state: OrgState) -> dict[str, Any]:
     """Plain JSON data (str keys, ints, strs, lists; Fractions as ``"n/d"``), versioned."""
     # One struct call for all pairs: the worker writes this value after every batch.
@@ -117,8 +115,20 @@ def state_to_dict(state: OrgState) -> dict[str, Any]:
 
 
 def state_from_dict(data: dict[str, Any]) -> OrgState:
-    if data.get("v") != STATE_VERSION:
-        raise ValueError(f"unsupported org state version {data.get('v')!r}")
+    """Inverse of :func:`state_to_dict`; raises :class:`InvalidState` for data it did not
+    write (another version, a missing field, a wrong type)."""
+    if not isinstance(data, dict) or data.get("v") != STATE_VERSION:
+        version = data.get("v") if isinstance(data, dict) else None
+        raise InvalidState(f"unsupported org state version {version!r}")
+    try:
+        return _state_from_dict(data)
+    except InvalidState:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, struct.error, binascii.Error) as exc:
+        raise InvalidState(f"malformed org state: {type(exc).__name__}: {exc}") from exc
+
+
+def _state_from_dict(data: dict[str, Any]) -> OrgState:
     state = OrgState(str(data["org_id"]))
     state.first_time_ms = data["first"]
     state.latest_time_ms = data["latest"]
@@ -126,7 +136,8 @@ def state_from_dict(data: dict[str, Any]) -> OrgState:
     state.seq = int(data["seq"])
     state.owned_since = {str(k): int(v) for k, v in data["owned"].items()}
     profiles = accumulator_from_dict(data["profiles"])
-    assert isinstance(profiles, LatestValues)
+    if not isinstance(profiles, LatestValues):
+        raise InvalidState(f"org state profiles must be latest-wins values, not {profiles!r}")
     state.profiles = profiles
     state.signals = {
         str(sid): [accumulator_from_dict(a) for a in accs] for sid, accs in data["signals"].items()

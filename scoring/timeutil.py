@@ -1,14 +1,31 @@
-"""Time arithmetic in integer epoch milliseconds, UTC calendar months (spec sections 3, 9).
+"""Time arithmetic in integer epoch milliseconds, UTC calendar months
+(docs/scoring-rules.md sections 3, 9).
 
 A *month index* is ``year * 12 + (month - 1)``; it orders months and makes "M-12" a
 subtraction. Times are parsed by hand because generic decoders round sub-millisecond
-digits or accept a space separator, which the spec forbids.
+digits or accept a space separator, which the rules forbid.
 """
 
 from __future__ import annotations
 
 import calendar
 import re
+
+from scoring.errors import InvalidTime
+
+__all__ = [
+    "DAY_MS",
+    "HOUR_MS",
+    "InvalidTime",
+    "days_in_month",
+    "format_period",
+    "format_time_ms",
+    "latest_closed_month",
+    "month_of",
+    "month_start_ms",
+    "parse_period",
+    "parse_time_ms",
+]
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -17,10 +34,6 @@ _RFC3339 = re.compile(  # ASCII: \d must not match other scripts' digits
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z",
     re.ASCII,
 )
-
-
-class InvalidTime(ValueError):
-    """A time string that is not the RFC 3339 profile of spec section 9."""
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:
@@ -78,7 +91,7 @@ def parse_time_ms(text: str) -> int:
 
 
 def format_time_ms(time_ms: int) -> str:
-    """``YYYY-MM-DDTHH:MM:SS[.mmm]Z``, the fraction only when non-zero (spec section 9)."""
+    """``YYYY-MM-DDTHH:MM:SS[.mmm]Z``, the fraction only when non-zero (section 9)."""
     days, ms_of_day = divmod(time_ms, DAY_MS)
     year, month, day = _civil_from_days(days)
     seconds, millis = divmod(ms_of_day, 1000)
@@ -122,7 +135,7 @@ def parse_period(text: str) -> int:
 
 
 def latest_closed_month(watermark_ms: int, grace_ms: int) -> int:
-    """The latest month M with watermark >= start(M+1) + grace (spec section 3)."""
+    """The latest month M with watermark >= start(M+1) + grace (section 3)."""
     month = month_of(watermark_ms - grace_ms)
     # month_of(w - g) = M+1 exactly when start(M+1) <= w - g, so M+1 closes month M.
     return month - 1

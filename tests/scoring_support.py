@@ -7,13 +7,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from scoring.catalog import Catalog
+from scoring.compiled import CompiledCatalog, compile_catalog
 from scoring.events import Event
 from scoring.fold import DEFAULT_DEDUP_HORIZON_MS, Outcome, apply_event
-from scoring.state import OrgState, new_org_state
+from scoring.state import OrgState
 from scoring.timeutil import parse_period, parse_time_ms
 from streams.codec.catalog import load_catalog
 
 DEFAULT_CATALOG: Catalog = load_catalog(None)
+DEFAULT_COMPILED: CompiledCatalog = compile_catalog(DEFAULT_CATALOG)
 _ids = itertools.count(1)
 
 
@@ -40,12 +42,12 @@ def ev(
 
 def fold(
     events: Iterable[Event],
-    catalog: Catalog = DEFAULT_CATALOG,
+    catalog: CompiledCatalog = DEFAULT_COMPILED,
     *,
     org: str = "org-1",
     horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS,
 ) -> OrgState:
-    state = new_org_state(org)
+    state = OrgState(org)
     for event in events:
         apply_event(catalog, state, event, dedup_horizon_ms=horizon_ms)
     return state
@@ -53,11 +55,11 @@ def fold(
 
 def fold_outcomes(
     events: Iterable[Event],
-    catalog: Catalog = DEFAULT_CATALOG,
+    catalog: CompiledCatalog = DEFAULT_COMPILED,
     *,
     horizon_ms: int = DEFAULT_DEDUP_HORIZON_MS,
 ) -> tuple[OrgState, list[Outcome]]:
-    state = new_org_state("org-1")
+    state = OrgState("org-1")
     outcomes = [apply_event(catalog, state, e, dedup_horizon_ms=horizon_ms) for e in events]
     return state, outcomes
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from scoring.state import OrgState, new_org_state, state_from_dict, state_to_dict
+from scoring.state import OrgState, state_from_dict, state_to_dict
 from scoring.timeutil import latest_closed_month
 
 SLOT_VERSION = 1
@@ -35,7 +35,7 @@ class OrgSlot:
 
 
 def new_slot(org_id: str) -> OrgSlot:
-    return OrgSlot(state=new_org_state(org_id))
+    return OrgSlot(state=OrgState(org_id))
 
 
 def encode_slot(slot: OrgSlot) -> bytes:

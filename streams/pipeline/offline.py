@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scoring.catalog import Catalog
+from scoring.compiled import CompiledCatalog, compile_catalog
 from scoring.fold import Outcome, apply_event
 from scoring.record import live_record, monthly_record
-from scoring.state import OrgState, new_org_state
+from scoring.state import OrgState
 from scoring.timeutil import latest_closed_month
 from streams.codec.decoding import decode_record
 
@@ -58,6 +59,10 @@ class OfflineScorer:
     states: dict[str, OrgState] = field(default_factory=dict)
     result: OfflineResult = field(default_factory=OfflineResult)
     line_number: int = 0
+    compiled: CompiledCatalog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.compiled = compile_catalog(self.catalog)
 
     def feed(self, line: bytes) -> None:
         self.line_number += 1
@@ -81,9 +86,9 @@ class OfflineScorer:
                 continue
             state = self.states.get(event.subject)
             if state is None:
-                state = self.states[event.subject] = new_org_state(event.subject)
+                state = self.states[event.subject] = OrgState(event.subject)
             outcome = apply_event(
-                self.catalog, state, event, dedup_horizon_ms=self.dedup_horizon_ms
+                self.compiled, state, event, dedup_horizon_ms=self.dedup_horizon_ms
             )
             if outcome is Outcome.ACCEPTED:
                 result.accepted += 1
@@ -121,8 +126,8 @@ class OfflineScorer:
                 continue
             if closed is not None:
                 for month in range(first_month, closed + 1):
-                    records.append(monthly_record(self.catalog, state, month))
-            records.append(live_record(self.catalog, state))
+                    records.append(monthly_record(self.compiled, state, month))
+            records.append(live_record(self.compiled, state))
         result.records = records
         return result
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from scoring.catalog import Catalog
+from scoring.compiled import CompiledCatalog
 from scoring.events import Event
 from scoring.fold import Outcome, apply_event
 from scoring.timeutil import month_of
@@ -35,7 +35,7 @@ class AppliedRecord:
 
 
 def apply_org_record(
-    catalog: Catalog,
+    compiled: CompiledCatalog,
     slot: OrgSlot,
     source: str,
     offset: int,
@@ -56,7 +56,7 @@ def apply_org_record(
         result.skipped = True
         return result
     for event in events:
-        outcome = apply_event(catalog, slot.state, event, dedup_horizon_ms=dedup_horizon_ms)
+        outcome = apply_event(compiled, slot.state, event, dedup_horizon_ms=dedup_horizon_ms)
         if outcome is Outcome.ACCEPTED:
             result.accepted += 1
             result.accepted_types.append(event.type)

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from scoring.catalog import Catalog
+from scoring.compiled import CompiledCatalog
 from scoring.events import Event
 from scoring.fold import RETENTION_MONTHS, TOO_OLD_MONTHS, prune
 from scoring.record import live_record, monthly_record
@@ -134,12 +134,12 @@ class Scorer:
 
     def __init__(
         self,
-        catalog: Catalog,
+        compiled: CompiledCatalog,
         config: ScorerConfig,
         orgs: OrgReader,
         partition_of: Callable[[str], int],
     ) -> None:
-        self.catalog = catalog
+        self.compiled = compiled
         self.config = config
         self.orgs = orgs
         self.partition_of = partition_of
@@ -243,7 +243,7 @@ class Scorer:
     ) -> None:
         slot = self._load(work, org)
         applied = apply_org_record(
-            self.catalog,
+            self.compiled,
             slot,
             source,
             offset,
@@ -365,7 +365,7 @@ class Scorer:
         work.must_wait = True  # the clock must not say "closed" before the records exist
 
     def _emit_monthly(self, work: PassResult, slot: OrgSlot, month: int, revision: int) -> None:
-        record = monthly_record(self.catalog, slot.state, month, revision=revision)
+        record = monthly_record(self.compiled, slot.state, month, revision=revision)
         work.counts.emitted["monthly"] += 1
         key = slot.state.org_id.encode()
         work.sends.append(Outgoing(self.config.output_topic, key, orjson.dumps(record)))
@@ -382,7 +382,7 @@ class Scorer:
     def _emit_live(self, work: PassResult, org: str, slot: OrgSlot, now_s: float) -> None:
         if slot.state.latest_time_ms is None:
             return
-        record = live_record(self.catalog, slot.state)
+        record = live_record(self.compiled, slot.state)
         self.throttle.emitted(work.partition, org, now_s)
         work.counts.emitted["live"] += 1
         work.live_records.append((org, record))

@@ -20,6 +20,7 @@ from typing import Any
 import faust
 
 from scoring.catalog import Catalog
+from scoring.compiled import compile_catalog
 from streams.codec.internal import WAKE
 from streams.config import KafkaSecurity, Settings
 from streams.pipeline.scoring_pass import Scorer, ScorerConfig
@@ -57,7 +58,8 @@ class ScorerApp:
         self.app = parts.app
         self.home_partitions: dict[str, int] = {}  # murmur2 in Python is slow: memoised
         self.store = OrgStore(parts.orgs, parts.roster, parts.clocks, self.home_partition)
-        self.scorer = Scorer(catalog, scorer_config(settings), self.store, self.home_partition)
+        self.scorer = Scorer(
+            compile_catalog(catalog), scorer_config(settings), self.store, self.home_partition)
         self.outbox = Outbox(
             lambda: self.app.producer, self._die, metrics.latency.observe, wall_clock
         )

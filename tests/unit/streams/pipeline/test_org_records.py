@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scoring.compiled import compile_catalog
 from scoring.events import Event
 from scoring.timeutil import DAY_MS, month_of, month_start_ms, parse_period, parse_time_ms
 from streams.codec.catalog import load_catalog
@@ -16,7 +17,7 @@ from streams.pipeline.org_records import (
     months_to_close,
 )
 
-CATALOG = load_catalog(None)
+COMPILED = compile_catalog(load_catalog(None))
 HORIZON = DAY_MS
 
 
@@ -34,15 +35,15 @@ def event(n: int, time: str, org: str = "org-1", kind: str = "case.created") -> 
 def test_a_redelivered_record_is_skipped_and_changes_nothing() -> None:
     slot = new_slot("org-1")
     first = apply_org_record(
-        CATALOG, slot, "t:0", 5, [event(1, "2025-01-10T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 5, [event(1, "2025-01-10T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     assert first.accepted == 1 and not first.skipped
     before = encode_slot(slot)
     again = apply_org_record(
-        CATALOG, slot, "t:0", 5, [event(2, "2025-01-11T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 5, [event(2, "2025-01-11T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     older = apply_org_record(
-        CATALOG, slot, "t:0", 3, [event(3, "2025-01-12T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 3, [event(3, "2025-01-12T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     assert again.skipped and older.skipped
     assert encode_slot(slot) == before
@@ -51,10 +52,10 @@ def test_a_redelivered_record_is_skipped_and_changes_nothing() -> None:
 def test_offsets_are_tracked_per_input_partition() -> None:
     slot = new_slot("org-1")
     apply_org_record(
-        CATALOG, slot, "t:0", 9, [event(1, "2025-01-10T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 9, [event(1, "2025-01-10T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     other = apply_org_record(
-        CATALOG, slot, "t:1", 2, [event(2, "2025-01-11T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:1", 2, [event(2, "2025-01-11T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     assert not other.skipped and slot.offsets == {"t:0": 9, "t:1": 2}
 
@@ -62,7 +63,7 @@ def test_offsets_are_tracked_per_input_partition() -> None:
 def test_duplicates_and_counts_are_reported() -> None:
     slot = new_slot("org-1")
     events = [event(1, "2025-01-10T00:00:00Z"), event(1, "2025-01-10T00:00:00Z")]
-    applied = apply_org_record(CATALOG, slot, "t:0", 0, events, dedup_horizon_ms=HORIZON)
+    applied = apply_org_record(COMPILED, slot, "t:0", 0, events, dedup_horizon_ms=HORIZON)
     assert (applied.accepted, applied.duplicates) == (1, 1)
     assert applied.min_accepted_month == parse_period("2025-01")
 
@@ -70,7 +71,7 @@ def test_duplicates_and_counts_are_reported() -> None:
 def test_slot_round_trips_through_bytes() -> None:
     slot = new_slot("org-1")
     apply_org_record(
-        CATALOG, slot, "t:0", 0, [event(1, "2025-03-10T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 0, [event(1, "2025-03-10T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     slot.revisions[parse_period("2025-02")] = 2
     slot.live_owed = True
@@ -80,16 +81,16 @@ def test_slot_round_trips_through_bytes() -> None:
 def test_a_late_event_reemits_every_closed_month_from_its_month() -> None:
     slot = new_slot("org-1")
     apply_org_record(
-        CATALOG, slot, "t:0", 0, [event(1, "2025-01-10T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 0, [event(1, "2025-01-10T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     closed = parse_period("2025-04")
     late = apply_org_record(
-        CATALOG, slot, "t:0", 1, [event(2, "2025-02-10T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 1, [event(2, "2025-02-10T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     owed = monthly_owed_after_apply(slot, late, closed)
     assert owed == [(parse_period(p), 1) for p in ("2025-02", "2025-03", "2025-04")]
     again = apply_org_record(
-        CATALOG, slot, "t:0", 2, [event(3, "2025-03-01T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 2, [event(3, "2025-03-01T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     assert monthly_owed_after_apply(slot, again, closed) == [
         (parse_period("2025-03"), 2),
@@ -100,7 +101,7 @@ def test_a_late_event_reemits_every_closed_month_from_its_month() -> None:
 def test_an_org_first_seen_late_gets_revision_zero_records() -> None:
     slot = new_slot("org-2")
     applied = apply_org_record(
-        CATALOG, slot, "t:0", 0, [event(1, "2025-02-10T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 0, [event(1, "2025-02-10T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     owed = monthly_owed_after_apply(slot, applied, parse_period("2025-03"))
     assert owed == [(parse_period("2025-02"), 0), (parse_period("2025-03"), 0)]
@@ -109,10 +110,10 @@ def test_an_org_first_seen_late_gets_revision_zero_records() -> None:
 def test_an_event_moving_the_first_month_earlier_gets_revision_zero_there() -> None:
     slot = new_slot("org-3")
     apply_org_record(
-        CATALOG, slot, "t:0", 0, [event(1, "2025-03-10T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 0, [event(1, "2025-03-10T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     applied = apply_org_record(
-        CATALOG, slot, "t:0", 1, [event(2, "2025-01-05T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 1, [event(2, "2025-01-05T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     owed = monthly_owed_after_apply(slot, applied, parse_period("2025-03"))
     assert owed == [
@@ -125,7 +126,7 @@ def test_an_event_moving_the_first_month_earlier_gets_revision_zero_there() -> N
 def test_nothing_is_owed_for_events_in_open_months() -> None:
     slot = new_slot("org-1")
     applied = apply_org_record(
-        CATALOG, slot, "t:0", 0, [event(1, "2025-05-10T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 0, [event(1, "2025-05-10T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     assert monthly_owed_after_apply(slot, applied, parse_period("2025-04")) == []
     assert monthly_owed_after_apply(slot, AppliedRecord(), parse_period("2025-06")) == []
@@ -134,7 +135,7 @@ def test_nothing_is_owed_for_events_in_open_months() -> None:
 def test_month_close_sweep_starts_at_the_first_month_and_resumes() -> None:
     slot = new_slot("org-1")
     apply_org_record(
-        CATALOG, slot, "t:0", 0, [event(1, "2025-02-10T00:00:00Z")], dedup_horizon_ms=HORIZON
+        COMPILED, slot, "t:0", 0, [event(1, "2025-02-10T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     feb, mar, apr = (parse_period(p) for p in ("2025-02", "2025-03", "2025-04"))
     assert list(months_to_close(slot, None, mar)) == [(feb, 0), (mar, 0)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import orjson
 
+from scoring.compiled import compile_catalog
 from scoring.events import Event
 from scoring.timeutil import DAY_MS, month_of, parse_time_ms
 from streams.codec.catalog import load_catalog
@@ -17,7 +18,7 @@ from streams.codec.internal import (
 from streams.codec.table_values import OrgSlot, PartitionClock, new_slot
 from streams.pipeline.scoring_pass import Outgoing, PassResult, Scorer, ScorerConfig
 
-CATALOG = load_catalog(None)
+COMPILED = compile_catalog(load_catalog(None))
 EVENTS, CONTROL = "app-events", "app-control"
 
 
@@ -46,7 +47,7 @@ def make_scorer(
         dedup_horizon_ms=DAY_MS,
         live_emit_interval_seconds=interval,
     )
-    scorer = Scorer(CATALOG, config, orgs, lambda org: (homes or {}).get(org, 0))
+    scorer = Scorer(COMPILED, config, orgs, lambda org: (homes or {}).get(org, 0))
     for partition in range(partitions):
         scorer.load_partition(partition, {}, PartitionClock())
     return scorer, orgs

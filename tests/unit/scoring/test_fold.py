@@ -20,11 +20,11 @@ from scoring.fold import (
     prune,
 )
 from scoring.record import live_record, monthly_record
-from scoring.state import new_org_state, state_from_dict, state_to_dict
+from scoring.state import OrgState, state_from_dict, state_to_dict
 from scoring.timeutil import DAY_MS, HOUR_MS, month_of, parse_time_ms
-from tests.scoring_support import DEFAULT_CATALOG, ev, fold, fold_outcomes, month, signal
+from tests.scoring_support import DEFAULT_COMPILED, ev, fold, fold_outcomes, month, signal
 
-CAT = DEFAULT_CATALOG
+CAT = DEFAULT_COMPILED
 H = 24 * HOUR_MS
 
 
@@ -126,7 +126,7 @@ def test_first_copy_wins_and_source_is_part_of_the_identity() -> None:
 
 def test_dedup_memory_forgets_the_earliest_acceptance_first() -> None:
     t = "2026-01-01T00:00:00Z"
-    state = new_org_state("org-1")
+    state = OrgState("org-1")
     events = [ev("coaching.attended", t, event_id=f"id{i}") for i in range(MAX_DEDUP_IDS + 1)]
     for e in events:
         assert apply_event(CAT, state, e, dedup_horizon_ms=H) is Outcome.ACCEPTED
@@ -372,7 +372,7 @@ def test_a_duplicate_inside_the_horizon_changes_nothing(
     events: list[Event], data: st.DataObject
 ) -> None:
     # Amended property (c): repeat an accepted event right after it (stream time unchanged).
-    state = new_org_state("org-1")
+    state = OrgState("org-1")
     index = data.draw(st.integers(0, len(events) - 1))
     for i, event in enumerate(events):
         outcome = apply_event(CAT, state, event, dedup_horizon_ms=H)
@@ -410,8 +410,8 @@ def test_pruned_state_gives_the_records_of_the_unpruned_one(events: list[Event])
         Event(e.type, e.subject, e.source, e.id if i % 3 else "dup", e.time_ms, e.data)
         for i, e in enumerate(events)
     ]
-    full = new_org_state("org-1")
-    pruned = new_org_state("org-1")
+    full = OrgState("org-1")
+    pruned = OrgState("org-1")
     for i, event in enumerate(events):
         outcome = apply_event(CAT, full, event, dedup_horizon_ms=H)
         assert apply_event(CAT, pruned, event, dedup_horizon_ms=H) is outcome

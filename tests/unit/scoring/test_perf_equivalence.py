@@ -33,13 +33,13 @@ from devtools.generate import generate_lines
 from scoring.events import Event
 from scoring.fold import DEFAULT_DEDUP_HORIZON_MS, Outcome, apply_event, prune
 from scoring.record import forget_memos, live_record, monthly_record
-from scoring.state import OrgState, new_org_state, state_from_dict, state_to_dict
+from scoring.state import OrgState, state_from_dict, state_to_dict
 from scoring.timeutil import DAY_MS, HOUR_MS, parse_time_ms
 from streams.codec.decoding import decode_record
 from streams.pipeline.offline import score_lines
-from tests.scoring_support import DEFAULT_CATALOG
+from tests.scoring_support import DEFAULT_CATALOG, DEFAULT_COMPILED
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "scoring"
+DATA = Path(__file__).resolve().parents[2] / "data" / "scoring"
 OFFLINE_GOLDEN = DATA / "perf_equivalence_offline.jsonl"
 STREAM_GOLDEN = DATA / "perf_equivalence_stream.jsonl"
 NOW = "2026-09-10T00:00:00Z"
@@ -81,9 +81,9 @@ def stream_lines() -> Iterator[str]:
                 continue
             state = states.get(event.subject)
             if state is None:
-                state = states[event.subject] = new_org_state(event.subject)
+                state = states[event.subject] = OrgState(event.subject)
             outcome = apply_event(
-                DEFAULT_CATALOG, state, event, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS
+                DEFAULT_COMPILED, state, event, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS
             )
             if outcome is not Outcome.ACCEPTED:
                 continue
@@ -94,10 +94,10 @@ def stream_lines() -> Iterator[str]:
                 state = states[event.subject] = state_from_dict(state_to_dict(state))
             if count % 150 == 0:
                 assert state.latest_month is not None
-                yield _text(live_record(DEFAULT_CATALOG, state, revision=number))
-                yield _text(monthly_record(DEFAULT_CATALOG, state, state.latest_month - 1))
+                yield _text(live_record(DEFAULT_COMPILED, state, revision=number))
+                yield _text(monthly_record(DEFAULT_COMPILED, state, state.latest_month - 1))
     for org_id in sorted(states):
-        yield _text(live_record(DEFAULT_CATALOG, states[org_id]))
+        yield _text(live_record(DEFAULT_COMPILED, states[org_id]))
 
 
 def _compare(golden: Path, produced: list[str]) -> None:
@@ -118,7 +118,7 @@ def test_mid_fold_records_match_the_pre_optimisation_golden_output() -> None:
 def _fresh_copy(state: OrgState) -> OrgState:
     """The same state without any memo (the JSON form carries none)."""
     copy = state_from_dict(state_to_dict(state))
-    forget_memos(DEFAULT_CATALOG, copy)
+    forget_memos(DEFAULT_COMPILED, copy)
     return copy
 
 
@@ -126,11 +126,11 @@ def _records(state: OrgState) -> list[str]:
     """Live record and the monthly records of the latest month and the two before it."""
     latest_month = state.latest_month
     assert latest_month is not None
-    texts = [_text(live_record(DEFAULT_CATALOG, state))]
+    texts = [_text(live_record(DEFAULT_COMPILED, state))]
     first_month = state.first_month
     assert first_month is not None
     for month in range(max(first_month, latest_month - 2), latest_month + 1):
-        texts.append(_text(monthly_record(DEFAULT_CATALOG, state, month)))
+        texts.append(_text(monthly_record(DEFAULT_COMPILED, state, month)))
     return texts
 
 
@@ -145,8 +145,8 @@ def test_memoised_records_equal_those_of_a_memo_free_copy_throughout_a_fold() ->
         for _index, event in decode_record(raw, now_ms).events:
             if event.is_tick:
                 continue
-            state = states.setdefault(event.subject, new_org_state(event.subject))
-            apply_event(DEFAULT_CATALOG, state, event, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS)
+            state = states.setdefault(event.subject, OrgState(event.subject))
+            apply_event(DEFAULT_COMPILED, state, event, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS)
             if number % 50 == 0:
                 prune(state, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS)
             if number % 7 == 0 and state.latest_month is not None:
@@ -188,11 +188,11 @@ _START = parse_time_ms("2025-01-01T00:00:00Z")
     )
 )
 def test_memos_never_serve_a_stale_result(steps: list[tuple[int, int, bool]]) -> None:
-    state = new_org_state("org-memo")
+    state = OrgState("org-memo")
     for number, (template, offset, ask) in enumerate(steps):
         event_type, data = _TEMPLATES[template]
         event = Event(event_type, "org-memo", "memo", str(number), _START + offset, data)
-        apply_event(DEFAULT_CATALOG, state, event, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS)
+        apply_event(DEFAULT_COMPILED, state, event, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS)
         if ask and state.latest_month is not None:
             assert _records(state) == _records(_fresh_copy(state))
     assert _records(state) == _records(_fresh_copy(state))

@@ -16,11 +16,11 @@ from scoring.events import Event
 from scoring.fold import Outcome, apply_event, prune
 from scoring.numbers import output_number
 from scoring.record import live_record, monthly_record
-from scoring.state import new_org_state, state_from_dict, state_to_dict
+from scoring.state import OrgState, state_from_dict, state_to_dict
 from scoring.timeutil import DAY_MS, days_in_month, month_of, month_start_ms, parse_time_ms
-from tests.scoring_support import DEFAULT_CATALOG
+from tests.scoring_support import DEFAULT_COMPILED
 
-CAT = DEFAULT_CATALOG
+CAT = DEFAULT_COMPILED
 H = 86_400_000
 CORE = {"sales_cloud", "service_cloud", "field_service", "platform"}
 BASE = parse_time_ms("2024-01-01T00:00:00Z")
@@ -238,7 +238,7 @@ def oracle_signals(
         else:
             result[sid] = ("ok", max(0, min(100, int(exact(value) // 1))), {"value": exact(value)})
 
-    for signal in CAT.signals:
+    for signal in CAT.catalog.signals:
         if signal.category == "product_adoption":
             applicable = owns(signal.group)
         elif signal.category == "technical_health":
@@ -348,7 +348,7 @@ def org_events(draw: st.DrawFn) -> list[Event]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(org_events(), st.booleans())
 def test_fold_records_match_the_naive_oracle(events: list[Event], pruning: bool) -> None:
-    state = new_org_state("org-1")
+    state = OrgState("org-1")
     accepted: list[tuple[int, Event]] = []
     for event in events:
         if apply_event(CAT, state, event, dedup_horizon_ms=H) is Outcome.ACCEPTED:

@@ -12,12 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring.catalog import catalog_from_dict
+from scoring.compiled import compile_catalog
 from scoring.numbers import output_number
 from scoring.record import live_record, monthly_record
-from scoring.rollup import band, effective_weights, roll_up
-from tests.scoring_support import DEFAULT_CATALOG, ev, fold, month
+from scoring.rollup import Totals, band, effective_weights
+from tests.scoring_support import DEFAULT_COMPILED, ev, fold, month
 
-CAT = DEFAULT_CATALOG
+CAT = DEFAULT_COMPILED
 
 FULL_ORG = [
     ev(
@@ -73,7 +74,7 @@ def test_field_order_and_header() -> None:
         "technical_health",
     ]
     assert [c["weight"] for c in record["categories"].values()] == [5, 2, 3]
-    assert [s["id"] for s in record["signals"]] == [s.id for s in CAT.signals]
+    assert [s["id"] for s in record["signals"]] == [s.id for s in CAT.catalog.signals]
     for entry in record["signals"]:
         assert list(entry) == [
             "id",
@@ -208,12 +209,12 @@ def test_recommendations_rank_by_gain_per_effort() -> None:
     scores = [s["score"] for s in record["signals"]]
     overall = record["overall"]["score"]
     ranked = []
-    for index, (sig, entry) in enumerate(zip(CAT.signals, record["signals"], strict=True)):
+    for index, (sig, entry) in enumerate(zip(CAT.catalog.signals, record["signals"], strict=True)):
         if entry["status"] == "not_applicable" or (entry["score"] or 0) >= 100:
             continue
         boosted = list(scores)
         boosted[index] = 100
-        gain = (roll_up(CAT, boosted).overall or 0) - (overall or 0)
+        gain = (Totals(CAT.rollup, boosted).overall or 0) - (overall or 0)
         if gain > 0:
             ranked.append((Fraction(gain, sig.effort_points), gain, sig.id, sig))
     ranked.sort(key=lambda r: (-r[0], -r[1], r[2]))
@@ -236,12 +237,14 @@ def test_recommendations_include_no_data_signals_and_tie_break_by_id() -> None:
             "events": {"types": ["config.changed"], "where": {"setting": sid}},
         }
 
-    catalog = catalog_from_dict(
-        {
-            "name": "t",
-            "version": "1",
-            "signals": [sig("b", "low"), sig("a", "low"), sig("c", "high"), sig("d", "low")],
-        }
+    catalog = compile_catalog(
+        catalog_from_dict(
+            {
+                "name": "t",
+                "version": "1",
+                "signals": [sig("b", "low"), sig("a", "low"), sig("c", "high"), sig("d", "low")],
+            }
+        )
     )
     state = fold(
         [
@@ -265,7 +268,7 @@ def test_explain_points_are_effective_weights() -> None:
     state = fold(FULL_ORG)
     record = monthly_record(CAT, state, month("2026-01"))
     scores = [s["score"] for s in record["signals"]]
-    shares = effective_weights(CAT, scores)
+    shares = effective_weights(CAT.catalog, scores)
     taking_part = [s for s in record["signals"] if s["score"] is not None]
     contributions = record["explain"]["contributions"]
     assert [c["signal"] for c in contributions] == [s["id"] for s in taking_part]

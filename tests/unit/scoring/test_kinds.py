@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from scoring.catalog import catalog_from_dict
+from scoring.compiled import compile_catalog
 from scoring.record import live_record, monthly_record
 from scoring.timeutil import DAY_MS, days_in_month, month_start_ms, parse_time_ms
-from tests.scoring_support import DEFAULT_CATALOG, ev, fold, month, signal
+from tests.scoring_support import DEFAULT_COMPILED, ev, fold, month, signal
 
-CAT = DEFAULT_CATALOG
+CAT = DEFAULT_COMPILED
 PLATFORM = ev("org.profile", "2020-01-01T00:00:00Z", products=["platform", "service_cloud"])
 
 
@@ -442,7 +443,7 @@ def test_config_never_set_is_no_data_and_policy_zero_scores_it() -> None:
     for raw in data["signals"]:
         if raw["id"] == "platform.event_monitoring":
             raw["policy"] = "zero"
-    catalog = catalog_from_dict(data)
+    catalog = compile_catalog(catalog_from_dict(data))
     record = monthly_record(catalog, state, month("2020-01"))
     entry = signal(record, "platform.event_monitoring")
     assert (entry["status"], entry["score"], entry["band"]) == ("no_data", 0, "fair")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from scoring.catalog import catalog_from_dict
+from scoring.compiled import compile_catalog
 from scoring.record import monthly_record
-from scoring.rollup import roll_up
-from tests.scoring_support import DEFAULT_CATALOG, ev, fold, month, signal
+from scoring.rollup import Totals
+from tests.scoring_support import DEFAULT_COMPILED, ev, fold, month, signal
 
 
 def _months(first: str, count: int) -> list[str]:
@@ -22,7 +23,7 @@ def test_ratio_67_activated_of_100_purchased_scores_67() -> None:
             ev("license.activated", "2026-01-03T00:00:00Z", product="sales_cloud", count=67),
         ]
     )
-    record = monthly_record(DEFAULT_CATALOG, state, month("2026-01"))
+    record = monthly_record(DEFAULT_COMPILED, state, month("2026-01"))
     entry = signal(record, "sales_cloud.license_activation")
     assert (entry["score"], entry["inputs"]) == (67, {"num": 67, "den": 100})
 
@@ -41,7 +42,7 @@ def test_growth_avg12_golden(last: int, baseline: int, expected: int) -> None:
     events.append(
         ev("work_order.created", "2026-01-20T00:00:00Z", product="field_service", count=last)
     )
-    record = monthly_record(DEFAULT_CATALOG, fold(events), month("2026-01"))
+    record = monthly_record(DEFAULT_COMPILED, fold(events), month("2026-01"))
     entry = signal(record, "field_service.work_order_growth")
     assert entry["inputs"] == {"last": last, "baseline": baseline}
     assert entry["score"] == expected == (50 * last) // baseline
@@ -58,7 +59,7 @@ def test_growth_yoy_golden(last: int, baseline: int, expected: int) -> None:
         ev("case.created", "2025-06-10T00:00:00Z", product="service_cloud", count=10_000),
         ev("case.created", "2026-01-10T00:00:00Z", product="service_cloud", count=last),
     ]
-    record = monthly_record(DEFAULT_CATALOG, fold(events), month("2026-01"))
+    record = monthly_record(DEFAULT_COMPILED, fold(events), month("2026-01"))
     entry = signal(record, "service_cloud.case_growth")
     assert (entry["score"], entry["inputs"]) == (expected, {"last": last, "baseline": baseline})
 
@@ -79,7 +80,7 @@ def test_threshold_review_tiers(reviews: int, expected: int) -> None:
     events.append(
         ev("review.completed", "2026-01-20T00:00:00Z", program="other", review="threshold")
     )
-    record = monthly_record(DEFAULT_CATALOG, fold(events), month("2026-01"))
+    record = monthly_record(DEFAULT_COMPILED, fold(events), month("2026-01"))
     entry = signal(record, "success.prom_threshold_reviews")
     assert (entry["score"], entry["inputs"]) == (expected, {"count": reviews})
 
@@ -94,7 +95,7 @@ def test_binary_indicator_used_or_not(used: bool, expected: int) -> None:
     events.append(
         ev("feature.used", "2026-01-21T00:00:00Z", product="service_cloud", feature="other")
     )
-    record = monthly_record(DEFAULT_CATALOG, fold(events), month("2026-01"))
+    record = monthly_record(DEFAULT_COMPILED, fold(events), month("2026-01"))
     assert signal(record, "service_cloud.swarming")["score"] == expected
 
 
@@ -128,9 +129,9 @@ def _three_category_catalog() -> dict[str, object]:
 def test_overall_weights_5_2_3_renormalised(
     scores: tuple[int | None, ...], overall: int | None
 ) -> None:
-    catalog = catalog_from_dict(_three_category_catalog())
-    rollup = roll_up(catalog, list(scores))
-    assert rollup.overall == overall
+    compiled = compile_catalog(catalog_from_dict(_three_category_catalog()))
+    totals = Totals(compiled.rollup, list(scores))
+    assert totals.overall == overall
     if overall is not None:
         weights = [5, 2, 3]
         present = [(w, s) for w, s in zip(weights, scores, strict=True) if s is not None]
@@ -155,7 +156,7 @@ def test_commerce_only_org_is_scored_5_to_2() -> None:
             review="threshold",
         )
     )
-    record = monthly_record(DEFAULT_CATALOG, fold(events), month("2026-01"))
+    record = monthly_record(DEFAULT_COMPILED, fold(events), month("2026-01"))
     categories = record["categories"]
     assert categories["technical_health"]["available"] is False
     assert categories["technical_health"]["score"] is None
