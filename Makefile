@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make test   - create/update .venv, then ruff, mypy, import-linter, pytest"
 	@echo "make run    - local broker (unless KAFKA_BOOTSTRAP_SERVERS is set), worker, demo feed, live scores"
-	@echo "make unit   - only the unit tests (no broker needed)"
+	@echo "make unit   - every broker-free test (tests/unit and tests/contract)"
 	@echo "make lint | typecheck | imports | integration | bench"
 
 $(BIN)/python:
@@ -44,7 +44,7 @@ test: tools lint typecheck imports
 	$(BIN)/pytest -q -p no:cacheprovider --timeout=600 $(PYTEST_ARGS)
 
 unit: venv
-	$(BIN)/pytest -q -p no:cacheprovider --timeout=600 tests/unit $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider --timeout=600 tests/unit tests/contract $(PYTEST_ARGS)
 
 integration: venv
 	$(BIN)/pytest -q -p no:cacheprovider --timeout=600 -m integration $(PYTEST_ARGS)

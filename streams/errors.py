@@ -10,3 +10,11 @@ class CssError(Exception):
 
 class UsageError(CssError):
     """Bad settings, arguments or environment: one clear line, exit code 2."""
+
+
+class BrokerUnreachable(CssError):
+    """No bootstrap server accepted a connection (at start: one line, exit 1)."""
+
+
+class BrokerAuthFailed(CssError):
+    """The broker answered but rejected the worker's credentials."""

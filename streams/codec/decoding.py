@@ -28,16 +28,21 @@ Details never quote the payload.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
 from scoring.events import Event
 from scoring.timeutil import DAY_MS, InvalidTime, parse_time_ms
+from streams.codec.event_types import (
+    EMPTY,
+    FIELD_ROWS,
+    NEEDS_DATA,
+    Violation,
+    schema_violation,
+)
 
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 10_000
@@ -45,9 +50,6 @@ MAX_BATCH_EVENTS = 10_000
 TOO_LARGE_KEEP_BYTES = 64 * 1024
 # Spec 9: an event more than one day ahead of "now" is a future_timestamp.
 FUTURE_TOLERANCE_MS = DAY_MS
-
-MAX_COUNT = 1_000_000_000  # count and quantity
-MAX_AMOUNT = 10**12  # credits, value, numeric config value (by absolute value)
 
 REASONS = (
     "invalid_json",
@@ -57,10 +59,6 @@ REASONS = (
     "future_timestamp",
     "too_old",
 )
-
-SEVERITIES: Final = frozenset({"warning", "critical"})
-LEARNING_KINDS: Final = frozenset({"badge", "trail", "certification"})
-
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -80,151 +78,6 @@ class DecodedRecord:
     rejections: list[Rejection] = field(default_factory=list)
 
 
-class _Violation(Exception):
-    """Internal: the first problem found in one event (reason, detail)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-# --- field checkers ------------------------------------------------------------------------
-# Each checker returns the validated value or raises _Violation with the field's path.
-# ``type(v) is int`` on purpose: bool is a subclass of int and ``true`` is not an integer.
-
-FieldCheck = Callable[[str, object], object]
-
-
-def _schema(path: str, message: str) -> _Violation:
-    return _Violation("schema_violation", f"{path}: {message}")
-
-
-def _non_empty_string(path: str, value: object) -> object:
-    if type(value) is not str or not value:
-        raise _schema(path, "must be a non-empty string")
-    return value
-
-
-def _count(path: str, value: object) -> object:
-    if type(value) is not int or not 1 <= value <= MAX_COUNT:
-        raise _schema(path, f"must be an integer >= 1 and <= {MAX_COUNT}")
-    return value
-
-
-def _quantity(path: str, value: object) -> object:
-    if type(value) is not int or not 0 <= value <= MAX_COUNT:
-        raise _schema(path, f"must be an integer >= 0 and <= {MAX_COUNT}")
-    return value
-
-
-def _finite(path: str, value: float) -> None:
-    # orjson already rejects literals that overflow a double; this guards against a parser
-    # that would hand us inf instead (spec 9: such a record is invalid_json).
-    if not math.isfinite(value):
-        raise _Violation("invalid_json", f"{path}: number overflows a 64-bit double")
-
-
-def _amount(path: str, value: object) -> object:
-    kind = type(value)
-    if kind is float:
-        _finite(path, value)  # type: ignore[arg-type]
-    elif kind is not int:
-        raise _schema(path, f"must be a number >= 0 and <= {MAX_AMOUNT}")
-    if not 0 <= value <= MAX_AMOUNT:  # type: ignore[operator]
-        raise _schema(path, f"must be a number >= 0 and <= {MAX_AMOUNT}")
-    return value
-
-
-def _config_value(path: str, value: object) -> object:
-    kind = type(value)
-    if kind is bool:
-        return value
-    if kind is float:
-        _finite(path, value)  # type: ignore[arg-type]
-    elif kind is not int:
-        raise _schema(path, f"must be a boolean or a number with |value| <= {MAX_AMOUNT}")
-    if not -MAX_AMOUNT <= value <= MAX_AMOUNT:  # type: ignore[operator]
-        raise _schema(path, f"must be a boolean or a number with |value| <= {MAX_AMOUNT}")
-    return value
-
-
-def _severity(path: str, value: object) -> object:
-    if type(value) is not str or value not in SEVERITIES:
-        raise _schema(path, "must be one of: critical, warning")
-    return value
-
-
-def _learning_kind(path: str, value: object) -> object:
-    if type(value) is not str or value not in LEARNING_KINDS:
-        raise _schema(path, "must be one of: badge, certification, trail")
-    return value
-
-
-def _products(path: str, value: object) -> object:
-    if type(value) is not list:
-        raise _schema(path, "must be an array of non-empty strings")
-    for position, product in enumerate(value):
-        if type(product) is not str or not product:
-            raise _schema(f"{path}[{position}]", "must be a non-empty string")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class DataField:
-    """One field of a type's ``data`` (spec 7 table, bounds of spec 9)."""
-
-    name: str
-    check: FieldCheck
-    required: bool = True
-    path: str = ""  # filled in by _fields, e.g. "$.data.count"
-
-
-def _fields(*specs: tuple[str, FieldCheck, bool]) -> tuple[DataField, ...]:
-    return tuple(
-        DataField(name, check, required, f"$.data.{name}") for name, check, required in specs
-    )
-
-
-_PRODUCT = ("product", _non_empty_string, True)
-_OPTIONAL_COUNT = ("count", _count, False)
-
-# Spec 7: the data of each event type. Unknown fields are ignored (and not kept).
-DATA_FIELDS: Final[dict[str, tuple[DataField, ...]]] = {
-    "org.profile": _fields(("products", _products, True)),
-    "license.purchased": _fields(_PRODUCT, ("quantity", _quantity, True)),
-    "license.activated": _fields(_PRODUCT, _OPTIONAL_COUNT),
-    "license.deactivated": _fields(_PRODUCT, _OPTIONAL_COUNT),
-    "credits.provisioned": _fields(_PRODUCT, ("credits", _amount, True)),
-    "credits.consumed": _fields(_PRODUCT, ("credits", _amount, True)),
-    "work_order.created": _fields(_PRODUCT, _OPTIONAL_COUNT),
-    "case.created": _fields(_PRODUCT, _OPTIONAL_COUNT),
-    "order.placed": _fields(_PRODUCT, _OPTIONAL_COUNT),
-    "feature.used": _fields(_PRODUCT, ("feature", _non_empty_string, True)),
-    "review.completed": _fields(
-        ("program", _non_empty_string, True), ("review", _non_empty_string, True)
-    ),
-    "learning.completed": _fields(("kind", _learning_kind, True)),
-    "coaching.attended": _fields(("topic", _non_empty_string, False)),
-    "error.occurred": _fields(("source", _non_empty_string, True), _OPTIONAL_COUNT),
-    "performance.sampled": _fields(
-        ("metric", _non_empty_string, True), ("value", _amount, True), _OPTIONAL_COUNT
-    ),
-    "alert.triggered": _fields(("severity", _severity, True), ("metric", _non_empty_string, True)),
-    "customization.reviewed": _fields(),
-    "config.changed": _fields(("setting", _non_empty_string, True), ("value", _config_value, True)),
-    "clock.tick": _fields(),
-}
-
-# Types whose data has a required field: for them an absent ``data`` is a violation.
-_NEEDS_DATA: Final = frozenset(t for t, fs in DATA_FIELDS.items() if any(f.required for f in fs))
-_EMPTY: Final[dict[str, object]] = {}
-# The table as plain tuples: unpacking a tuple in the hot loop is cheaper than four
-# attribute reads per field.
-_FIELD_ROWS: Final[dict[str, tuple[tuple[str, FieldCheck, bool, str], ...]]] = {
-    event_type: tuple((f.name, f.check, f.required, f.path) for f in fields)
-    for event_type, fields in DATA_FIELDS.items()
-}
 _TYPE_NAME_IN_DETAIL = 64  # an unknown type is quoted, cut to this length
 
 
@@ -302,54 +155,54 @@ def _parse_time(text: str) -> int:
 
 
 def _decode_event(doc: object, now_ms: int, batch_subject: str | None) -> Event:
-    """Validate one parsed event; raise _Violation with the first problem."""
+    """Validate one parsed event; raise Violation with the first problem."""
     if type(doc) is not dict:
-        raise _schema("$", "an event must be a JSON object")
+        raise schema_violation("$", "an event must be a JSON object")
     get = doc.get
     if get("specversion") != "1.0":
-        raise _schema("$.specversion", 'must be "1.0"')
+        raise schema_violation("$.specversion", 'must be "1.0"')
     event_id = get("id")
     if type(event_id) is not str or not event_id:
-        raise _schema("$.id", "must be a non-empty string")
+        raise schema_violation("$.id", "must be a non-empty string")
     source = get("source")
     if type(source) is not str or not source:
-        raise _schema("$.source", "must be a non-empty string")
+        raise schema_violation("$.source", "must be a non-empty string")
     event_type = get("type")
     if type(event_type) is not str or not event_type:
-        raise _schema("$.type", "must be a non-empty string")
+        raise schema_violation("$.type", "must be a non-empty string")
     subject = get("subject")
     if type(subject) is not str or not subject:
-        raise _schema("$.subject", "must be a non-empty string")
+        raise schema_violation("$.subject", "must be a non-empty string")
     if batch_subject is not None and subject != batch_subject:
-        raise _schema("$.subject", "differs from the subject of the batch's first element")
+        raise schema_violation("$.subject", "differs from the subject of the batch's first element")
     time_text = get("time")
     if type(time_text) is not str:
-        raise _schema("$.time", "must be an RFC 3339 string")
+        raise schema_violation("$.time", "must be an RFC 3339 string")
     try:
         time_ms = _parse_time(time_text)
     except InvalidTime as exc:
-        raise _schema("$.time", str(exc)) from None
-    data = get("data", _EMPTY)
+        raise schema_violation("$.time", str(exc)) from None
+    data = get("data", EMPTY)
     if type(data) is not dict:
-        raise _schema("$.data", "must be an object")
+        raise schema_violation("$.data", "must be an object")
 
-    fields = _FIELD_ROWS.get(event_type)
+    fields = FIELD_ROWS.get(event_type)
     if fields is None:
         shown = event_type[:_TYPE_NAME_IN_DETAIL]
-        raise _Violation("unknown_type", f"$.type: unknown event type {shown!r}")
-    if not data and event_type in _NEEDS_DATA and "data" not in doc:
-        raise _schema("$.data", "is required for this type")
+        raise Violation("unknown_type", f"$.type: unknown event type {shown!r}")
+    if not data and event_type in NEEDS_DATA and "data" not in doc:
+        raise schema_violation("$.data", "is required for this type")
     validated: dict[str, object] = {}
     for name, check, required, path in fields:
-        value = data.get(name, _EMPTY)
-        if value is _EMPTY:
+        value = data.get(name, EMPTY)
+        if value is EMPTY:
             if required:
-                raise _schema(path, "is required")
+                raise schema_violation(path, "is required")
             continue
         validated[name] = check(path, value)
 
     if time_ms > now_ms + FUTURE_TOLERANCE_MS:
-        raise _Violation("future_timestamp", "$.time: more than 1 day after the decoder's clock")
+        raise Violation("future_timestamp", "$.time: more than 1 day after the decoder's clock")
     return _new_event(event_type, subject, source, event_id, time_ms, validated)
 
 
@@ -390,7 +243,7 @@ def decode_record(value: bytes, now_ms: int) -> DecodedRecord:
     if type(doc) is dict:
         try:
             result.events.append((0, _decode_event(doc, now_ms, None)))
-        except _Violation as problem:
+        except Violation as problem:
             result.rejections.append(Rejection(problem.reason, problem.detail, None, bytes(value)))
         return result
     if type(doc) is not list:
@@ -429,7 +282,7 @@ def decode_record(value: bytes, now_ms: int) -> DecodedRecord:
     for index, element in enumerate(doc):
         try:
             event = _decode_event(element, now_ms, batch_subject)
-        except _Violation as problem:
+        except Violation as problem:
             if batch_subject is None and type(element) is dict:
                 candidate = element.get("subject")
                 if type(candidate) is str and candidate:

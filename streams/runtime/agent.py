@@ -23,7 +23,8 @@ from scoring.catalog import Catalog
 from scoring.compiled import compile_catalog
 from streams.codec.internal import WAKE
 from streams.config import KafkaSecurity, Settings
-from streams.pipeline.scoring_pass import Scorer, ScorerConfig
+from streams.pipeline.pass_result import ScorerConfig
+from streams.pipeline.scoring_pass import Scorer
 from streams.runtime.faust_app import build_faust_app
 from streams.runtime.ingest import Ingestor
 from streams.runtime.metrics import Metrics

@@ -33,21 +33,13 @@ from aiokafka.errors import (
 from aiokafka.protocol.metadata import MetadataRequest
 
 from streams.config import KafkaSecurity
-from streams.errors import CssError
+from streams.errors import BrokerAuthFailed, BrokerUnreachable
 
 log = logging.getLogger("csscore.health")
 
 # EX_UNAVAILABLE from sysexits.h: a service the program needs is not there.
 EXIT_BROKER_UNREACHABLE = 69
 PROBE_TIMEOUT_SECONDS = 3.0
-
-
-class BrokerAuthFailed(CssError):
-    """The broker answered but rejected the worker's credentials."""
-
-
-class BrokerUnreachable(CssError):
-    """No bootstrap server accepted a connection."""
 
 
 def bootstrap_addresses(bootstrap_servers: str) -> list[tuple[str, int]]:

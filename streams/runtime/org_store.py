@@ -20,7 +20,7 @@ from streams.codec.table_values import (
     encode_slot,
     new_slot,
 )
-from streams.pipeline.scoring_pass import PassResult
+from streams.pipeline.pass_result import PassResult
 
 SLOT_CACHE_ORGS = 20_000  # decoded org values kept in memory (bounded: 100k orgs <= 1 GB)
 

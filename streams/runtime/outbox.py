@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from streams.pipeline.scoring_pass import Outgoing
+from streams.pipeline.pass_result import Outgoing
 
 
 class Outbox:

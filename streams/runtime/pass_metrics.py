@@ -6,7 +6,7 @@ from typing import Any
 
 from scoring.timeutil import month_start_ms
 from streams.codec.table_values import PartitionClock
-from streams.pipeline.scoring_pass import PassResult
+from streams.pipeline.pass_result import PassResult
 from streams.runtime.metrics import Metrics
 
 

@@ -13,17 +13,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from streams.config import KafkaSecurity, Settings
-from streams.errors import CssError
+from streams.errors import BrokerUnreachable, CssError
 from streams.runtime.faust_app import TABLES
 
 log = logging.getLogger("csscore.topics")
 
 
 INTERNAL_RETENTION_MS = 7 * 86_400_000  # unprocessed internal records wait this long
-
-
-class BrokerUnavailable(CssError):
-    """The bootstrap servers did not answer."""
 
 
 async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> int | None:
@@ -92,7 +88,7 @@ async def ensure_topics(settings: Settings, security: KafkaSecurity) -> int:
     try:
         await admin.start()
     except KafkaConnectionError as exc:
-        raise BrokerUnavailable(
+        raise BrokerUnreachable(
             f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}; "
             "check KAFKA_BOOTSTRAP_SERVERS and the security settings"
         ) from None

@@ -16,7 +16,8 @@ from referencing import Registry, Resource
 
 from devtools.generate import POISON_PREFIX, generate_records
 from schemas import load_schema, schema_names
-from streams.codec.decoding import DATA_FIELDS, MAX_BATCH_EVENTS, decode_record
+from streams.codec.decoding import MAX_BATCH_EVENTS, decode_record
+from streams.codec.event_types import DATA_FIELDS
 
 README = Path(__file__).resolve().parents[2] / "schemas" / "README.md"
 FAR_FUTURE_MS = 253_402_300_799_000  # 9999-12-31: no event is a future_timestamp

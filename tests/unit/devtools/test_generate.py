@@ -19,7 +19,8 @@ from devtools.generate import (
 from scoring.timeutil import DAY_MS, month_of, parse_time_ms
 from streams.cli.feed import plan_records, tick_event
 from streams.cli.main import main
-from streams.codec.decoding import DATA_FIELDS, MAX_RECORD_BYTES, decode_record
+from streams.codec.decoding import MAX_RECORD_BYTES, decode_record
+from streams.codec.event_types import DATA_FIELDS
 
 NOW = "2026-07-02T00:00:00Z"
 

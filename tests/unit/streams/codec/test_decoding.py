@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from scoring.timeutil import DAY_MS, InvalidTime, parse_time_ms
 from streams.codec.decoding import (
-    DATA_FIELDS,
     MAX_BATCH_EVENTS,
     MAX_RECORD_BYTES,
     REASONS,
@@ -20,6 +19,7 @@ from streams.codec.decoding import (
     _parse_time,
     decode_record,
 )
+from streams.codec.event_types import DATA_FIELDS
 
 NOW_MS = parse_time_ms("2026-06-15T12:00:00Z")
 

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from scoring.timeutil import DAY_MS, format_time_ms, parse_time_ms
 from streams.codec.catalog import load_catalog
-from streams.codec.decoding import DATA_FIELDS, REASONS, decode_record
+from streams.codec.decoding import REASONS, decode_record
+from streams.codec.event_types import DATA_FIELDS
 from streams.pipeline.offline import score_lines
 
 NOW_MS = parse_time_ms("2026-11-15T12:00:00Z")

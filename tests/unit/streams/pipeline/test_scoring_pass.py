@@ -16,7 +16,8 @@ from streams.codec.internal import (
     event_row,
 )
 from streams.codec.table_values import OrgSlot, PartitionClock, new_slot
-from streams.pipeline.scoring_pass import Outgoing, PassResult, Scorer, ScorerConfig
+from streams.pipeline.pass_result import Outgoing, PassResult, ScorerConfig
+from streams.pipeline.scoring_pass import Scorer
 
 COMPILED = compile_catalog(load_catalog(None))
 EVENTS, CONTROL = "app-events", "app-control"

@@ -1,0 +1,74 @@
+"""What a scoring pass reads and returns: its settings, the records it sends, its
+counts and its result (``streams.pipeline.scoring_pass``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from streams.codec.table_values import OrgSlot, PartitionClock
+
+
+class OrgReader(Protocol):
+    """Where a pass reads org values it has not touched yet (the runtime's table)."""
+
+    def load(self, org: str) -> OrgSlot: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerConfig:
+    """The settings a pass needs (from ``streams.config.Settings``)."""
+
+    output_topic: str
+    dlq_topic: str
+    control_topic: str
+    grace_ms: int
+    dedup_horizon_ms: int
+    live_emit_interval_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record to produce."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
+    headers: list[tuple[str, bytes]] | None = None
+    is_live: bool = False
+
+
+@dataclass(slots=True)
+class PassCounts:
+    """What one pass counted, for the metrics (reported once per pass)."""
+
+    consumed: Counter[str] = field(default_factory=Counter)  # events per type
+    accepted: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)  # reason -> items
+    emitted: Counter[str] = field(default_factory=Counter)  # "live" | "monthly"
+    duplicates: int = 0
+    late: int = 0
+    redelivered: int = 0
+    new_orgs: int = 0
+
+
+@dataclass(slots=True)
+class PassResult:
+    """Everything one pass produces: send ``sends`` (awaiting their acks first when
+    ``must_wait``), then write ``org_values``, ``roster`` and ``clock``."""
+
+    partition: int
+    clock_value: PartitionClock
+    roster_view: dict[str, int]  # the partition's roster (org -> first month), updated
+    sends: list[Outgoing] = field(default_factory=list)
+    must_wait: bool = False
+    org_values: dict[str, OrgSlot] = field(default_factory=dict)
+    roster: dict[str, int | None] = field(default_factory=dict)  # org -> first month
+    clock: PartitionClock | None = None  # to write, when it changed enough
+    wake_again: bool = False  # a recovery backlog remains: send another wake-up
+    input_timestamp_s: float | None = None  # oldest input timestamp of a batch
+    live_records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    counts: PassCounts = field(default_factory=PassCounts)
+    clock_dirty: bool = False
