@@ -1,22 +1,23 @@
 """What the ingest stage does with one poll of one input partition, without Kafka.
 
-Each input record is decoded with the stateless decoder; rejected items become
-dead-letter records (value and reason headers); valid events are grouped by the partition
-of their org (``partition_of``, Kafka's default partitioner in the runtime) into internal
-batch records, so mis-keyed input is re-keyed on the way. ``clock.tick`` events stay in
-their own partition.
+Input records are forwarded as they came (value, key, headers, position and timestamp) in
+raw batches (``streams.codec.internal``) to the internal partition equal to their input
+partition: the ingest stage neither decodes nor re-encodes events; the scoring pass
+decodes each record once. The one exception is a record over the decoder's size limit:
+its ``too_large`` rejection is decided here (by the same decoder, from the size alone),
+so an oversized record never travels inside an internal record.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from streams.codec.decoding import decode_record
+from streams.codec.decoding import MAX_RECORD_BYTES, decode_record
 from streams.codec.dlq import dlq_headers
-from streams.codec.internal import InternalBatch, Source, event_row
+from streams.codec.internal import RawBatchBuilder, RawRecord, Source
 
 
 class InputMessage(Protocol):
@@ -34,12 +35,15 @@ class InputMessage(Protocol):
     @property
     def timestamp(self) -> int | None: ...
 
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
 
 @dataclass(slots=True)
 class RoutedPoll:
     """What one poll of one input partition produces."""
 
-    batches: list[InternalBatch] = field(default_factory=list)
+    batches: list[RawBatchBuilder] = field(default_factory=list)
     # (key, value, headers): the key is the input record's key
     dead_letters: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = field(
         default_factory=list
@@ -48,35 +52,25 @@ class RoutedPoll:
     records: int = 0
 
 
-def route_records(
-    source: Source,
-    messages: Sequence[InputMessage],
-    partition_of: Callable[[str], int],
-    now_ms: int,
-) -> RoutedPoll:
-    """Decode and route one input partition's messages."""
+def route_records(source: Source, messages: Sequence[InputMessage], now_ms: int) -> RoutedPoll:
+    """Raw batches of one input partition's messages (and the oversized ones rejected)."""
     routed = RoutedPoll()
+    batch: RawBatchBuilder | None = None
     source_key = source.key()
-    open_batches: dict[int, InternalBatch] = {}
     for message in messages:
-        value: bytes = message.value or b""
-        decoded = decode_record(value, now_ms)
-        for rejection in decoded.rejections:
-            headers = dlq_headers(
-                rejection, source.topic, source.partition, message.offset, len(value)
-            )
-            routed.dead_letters.append((message.key, rejection.raw, headers))
-            routed.rejected[rejection.reason] += 1
-        by_target: dict[int, list[list[Any]]] = {}
-        for _, event in decoded.events:
-            target = source.partition if event.is_tick else partition_of(event.subject)
-            by_target.setdefault(target, []).append(event_row(event))
-        timestamp = (message.timestamp or 0) / 1000
-        for target, rows in by_target.items():
-            batch = open_batches.get(target)
-            if batch is None or batch.full():
-                batch = open_batches[target] = InternalBatch(source_key, target)
-                routed.batches.append(batch)
-            batch.add(message.offset, timestamp, rows, len(value))
         routed.records += 1
+        value: bytes = message.value or b""
+        if len(value) > MAX_RECORD_BYTES:
+            for rejection in decode_record(value, now_ms).rejections:
+                headers = dlq_headers(
+                    rejection, source.topic, source.partition, message.offset, len(value)
+                )
+                routed.dead_letters.append((message.key, rejection.raw, headers))
+                routed.rejected[rejection.reason] += 1
+            continue
+        if batch is None or batch.full():
+            batch = RawBatchBuilder(source_key)
+            routed.batches.append(batch)
+        headers_in = tuple((name, bytes(header)) for name, header in message.headers or ())
+        batch.add(RawRecord(message.offset, message.timestamp or 0, message.key, value, headers_in))
     return routed

@@ -9,10 +9,12 @@ through an ``OrgReader`` (the runtime's tables), the time through ``now_s``.
 What one pass does (docs/scoring-rules.md sections 3 and 10):
 
 1. ``clock.tick`` events and ``advance`` records move the partition's watermark;
-2. each input record's events are folded into its org's value, unless the record's offset
-   was already applied (a redelivery: then what it caused is emitted again, with the same
-   revisions); events whose org lives on another partition are re-keyed there through the
-   control topic;
+2. each input record is decoded once (rejected records and batch elements are
+   dead-lettered with their input position), and its events are folded into its org's
+   value, unless the record's offset was already applied (a redelivery: then what it
+   caused is emitted again, with the same revisions); events whose org lives on another
+   partition (a record not keyed by its org id) are re-keyed there through the control
+   topic;
 3. a late event (its month already closed) re-emits every closed month from its month to
    the latest closed one; an org first seen late gets its closed months at revision 0;
    too-old events are dead-lettered with their input position;
@@ -42,6 +44,7 @@ from streams.codec.internal import (
     AdvanceBody,
     BatchBody,
     InvalidInternalRecord,
+    RawBatchBody,
     RekeyedBody,
     Source,
     decode_internal,
@@ -132,7 +135,9 @@ class Scorer:
             if topic != self.config.control_topic:
                 raise
             body = None  # an unknown control record: handled as a wake-up
-        if isinstance(body, BatchBody):
+        if isinstance(body, RawBatchBody):
+            self._apply_raw_batch(work, body, now_s)
+        elif isinstance(body, BatchBody):
             self._apply_batch(work, body, now_s)
         elif isinstance(body, RekeyedBody):
             events = [event for _, event in decode_record(body.payload, int(now_s * 1000)).events]
@@ -144,15 +149,40 @@ class Scorer:
         self._finish(work, now_s)
         return work
 
+    def _apply_raw_batch(self, work: PassResult, body: RawBatchBody, now_s: float) -> None:
+        """Input records as they came: decode each once, dead-letter what it rejects."""
+        if body.records:
+            work.input_timestamp_s = min(r.timestamp_ms for r in body.records) / 1000
+        now_ms = int(now_s * 1000)
+        source = Source.parse(body.source)
+        for record in body.records:
+            decoded = decode_record(record.value, now_ms)
+            for rejection in decoded.rejections:
+                self._dead_letter(
+                    work, rejection, source, record.offset, len(record.value), record.key
+                )
+            if decoded.events:
+                events = [event for _, event in decoded.events]
+                self._apply_events(work, body.source, record.offset, events, now_s, record.key)
+
     def _apply_batch(self, work: PassResult, body: BatchBody, now_s: float) -> None:
+        """Validated events in the JSON format of earlier versions of the ingest stage."""
         if body.records:
             work.input_timestamp_s = min(record.timestamp_s for record in body.records)
         for record in body.records:
             self._apply_events(work, body.source, record.offset, record.events, now_s)
 
     def _apply_events(
-        self, work: PassResult, source: str, offset: int, events: list[Event], now_s: float
+        self,
+        work: PassResult,
+        source: str,
+        offset: int,
+        events: list[Event],
+        now_s: float,
+        key: bytes | None = None,
     ) -> None:
+        """The events of one input record (``key``: its Kafka key, for the DLQ; the org
+        id when not known)."""
         org_events: list[Event] = []
         for event in events:
             work.counts.consumed[event.type] += 1
@@ -169,7 +199,7 @@ class Scorer:
         if home != work.partition:
             self._rekey(work, org, home, source, offset, org_events)
             return
-        self._apply_org(work, org, source, offset, org_events, now_s)
+        self._apply_org(work, org, source, offset, org_events, now_s, key or org.encode())
 
     def _apply_org(
         self,
@@ -179,6 +209,7 @@ class Scorer:
         offset: int,
         events: list[Event],
         now_s: float,
+        key: bytes,
     ) -> None:
         slot = self._load(work, org)
         applied = apply_org_record(
@@ -196,7 +227,7 @@ class Scorer:
         work.counts.accepted.update(applied.accepted_types)
         work.counts.duplicates += applied.duplicates
         for event in applied.too_old:
-            self._dead_letter_too_old(work, event, source, offset)
+            self._dead_letter_too_old(work, event, source, offset, key)
         if applied.max_accepted_ms is not None:
             work.clock_value.advance(applied.max_accepted_ms)
         self._update_roster(work, org, slot)
@@ -246,7 +277,7 @@ class Scorer:
         work.must_wait = True  # the re-keyed copy must exist before the offset commits
 
     def _dead_letter_too_old(
-        self, work: PassResult, event: Event, source: str, offset: int
+        self, work: PassResult, event: Event, source: str, offset: int, key: bytes
     ) -> None:
         rejection = Rejection(
             reason="too_old",
@@ -255,10 +286,22 @@ class Scorer:
             index=None,
             raw=orjson.dumps(event_payload(event)),
         )
-        position = Source.parse(source)
-        headers = dlq_headers(rejection, position.topic, position.partition, offset, 0)
+        self._dead_letter(work, rejection, Source.parse(source), offset, 0, key)
+
+    def _dead_letter(
+        self,
+        work: PassResult,
+        rejection: Rejection,
+        source: Source,
+        offset: int,
+        original_size: int,
+        key: bytes | None,
+    ) -> None:
+        """A rejected record or element, with its input position (sent before the offset
+        of the record that carried it can be committed)."""
+        headers = dlq_headers(rejection, source.topic, source.partition, offset, original_size)
         work.counts.rejected[rejection.reason] += 1
-        work.sends.append(Outgoing(self.config.dlq_topic, None, rejection.raw, None, headers))
+        work.sends.append(Outgoing(self.config.dlq_topic, key, rejection.raw, None, headers))
         work.must_wait = True
 
     # --- month close, live records -----------------------------------------------------------

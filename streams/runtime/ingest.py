@@ -1,18 +1,16 @@
-"""The ingest stage: input records -> validated events, batched per org partition.
+"""The ingest stage: input records, forwarded in raw batches to the internal topic.
 
 Faust costs tens of microseconds per record it hands an agent, whatever the record holds,
-so a worker that gave Faust one record per event would stall near 10,000 events/s. This
-stage consumes the input topic with aiokafka directly (consumer
-group ``{app_id}-ingest``), decodes each record with the stateless decoder, dead-letters
-the rejects, and writes the valid events, with each one's input position, to the internal
-topic ``{app_id}-events``: one internal record per (input partition, org partition) per
-poll, at the org's partition (Kafka's default partitioner over the org id), so mis-keyed
-records are re-keyed on the way. ``clock.tick`` events stay in their own partition.
+so a worker that gave Faust one record per input record would stall near 10,000 events/s.
+This stage consumes the input topic with aiokafka directly (consumer group
+``{app_id}-ingest``) and writes what each poll of an input partition brought, as it came
+(``streams.pipeline.ingest_routing``), in one or a few raw batches to the same partition
+of the internal topic ``{app_id}-events``; the scoring pass decodes each record once.
 
 Input offsets are committed only after the internal and dead-letter records are
-acknowledged. A crash in between re-ingests those records; the agent recognises them by
-their input offsets, kept in each org's state, and skips them (docs/scoring-rules.md section 10), so
-nothing is lost and nothing applied twice.
+acknowledged. A crash in between re-ingests those records; the scoring pass recognises
+them by their input offsets, kept in each org's value, and skips them
+(docs/scoring-rules.md section 10), so nothing is lost and nothing applied twice.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ from streams.codec.internal import Source, encode_advance
 from streams.config import MAX_REQUEST_BYTES, KafkaSecurity, Settings
 from streams.pipeline.ingest_routing import route_records
 from streams.runtime.metrics import Metrics
-from streams.runtime.routing import partition_for_key
 
 log = logging.getLogger("csscore.ingest")
 
@@ -54,7 +51,6 @@ class Ingestor:
         self.partitions = partitions
         self.wall_clock = wall_clock
         self.last_record_at: dict[int, float] = {}
-        self.home_partitions: dict[str, int] = {}
         self.last_advance_at: dict[int, float] = {}
 
     async def run(self) -> None:
@@ -107,14 +103,14 @@ class Ingestor:
         for tp, messages in polled.items():
             if not messages:
                 continue
-            routed = route_records(Source(tp.topic, tp.partition), messages, self._home, now_ms)
+            routed = route_records(Source(tp.topic, tp.partition), messages, now_ms)
             self.metrics.records.inc(routed.records)
             for reason, count in routed.rejected.items():
                 self.metrics.rejected.labels(reason).inc(count)
             for batch in routed.batches:
                 futures.append(
                     await producer.send(
-                        self.settings.events_topic, batch.encode(), partition=batch.target
+                        self.settings.events_topic, batch.encode(), partition=tp.partition
                     )
                 )
             self.metrics.dlq_writes.inc(len(routed.dead_letters))
@@ -126,12 +122,6 @@ class Ingestor:
             self.last_record_at[tp.partition] = self.wall_clock()
         await asyncio.gather(*futures)  # a failed send raises: the worker stops, no commit
         await consumer.commit(commits)
-
-    def _home(self, org: str) -> int:
-        home = self.home_partitions.get(org)
-        if home is None:
-            home = self.home_partitions[org] = partition_for_key(org, self.partitions)
-        return home
 
     async def _observe_lag(self, consumer: AIOKafkaConsumer) -> None:
         """css_consumer_lag_records: input records not yet ingested, per partition."""

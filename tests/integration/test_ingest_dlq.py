@@ -1,92 +1,82 @@
 """Poison goes to the dead-letter topic, nothing valid is lost (real broker).
 
 A generated mix with 5 % poison and 10 % duplicates is published with ``csscore
-produce``'s code path, then the worker's ingest stage (``Ingestor``: decode, dead-letter,
-write the internal topic) reads it. The stateful parts (``too_old``, duplicates) belong to
-the scoring agent, so here ``too_old`` poison and repeats count as decodable events.
+produce``'s code path, then a real worker scores it: every poison record, ``too_old``
+included (decided by the scoring pass with the org's history), lands in the dead-letter
+topic at its input position; repeats are dropped as duplicates, not dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
-from aiokafka import TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.generate import POISON_PREFIX, TelemetryGenerator
-from scoring.timeutil import parse_time_ms
+from scoring.timeutil import format_time_ms, parse_time_ms
 from streams.cli.feed import plan_records, produce_records
 from streams.cli.main import main
 from streams.codec.decoding import TOO_LARGE_KEEP_BYTES, decode_record
 from streams.codec.dlq import MAX_DETAIL_CHARS
-from streams.codec.internal import decode_internal
-from streams.config import KafkaSecurity, Settings
-from streams.runtime.ingest import Ingestor
-from streams.runtime.metrics import Metrics
-from tests.kafka_helpers import consume_all, create_topic, end_offsets
-from tests.worker_harness import committed_offsets
+from streams.config import KafkaSecurity
+from tests.kafka_helpers import consume_all, create_topic
+from tests.worker_harness import WorkerProcess, wait_caught_up
 
 TICK_TIME = "2030-01-01T00:00:00Z"  # later than every generated event
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
-async def ingest(
-    bootstrap: str, topic: str, dlq_topic: str, partitions: int, now_ms: int
+async def score_with_a_worker(
+    bootstrap: str, topic: str, dlq_topic: str, now_ms: int, workdir: Path
 ) -> tuple[int, int]:
-    """Run the worker's ingest stage over ``topic`` until its group has committed the end
-    offsets; (input records, valid events written to the internal topic)."""
-    settings = replace(
-        Settings(),
-        bootstrap_servers=bootstrap,
-        app_id=f"{topic}-app",
-        input_topic=topic,
-        dlq_topic=dlq_topic,
+    """Run a real worker over ``topic`` until it has caught up; (input records, valid
+    events), from its metrics."""
+    worker = WorkerProcess(
+        bootstrap,
+        f"{topic}-app",
+        topic,
+        f"{topic}-scores",
+        dlq_topic,
+        workdir / "data",
+        workdir / "worker.log",
     )
-    await create_topic(bootstrap, settings.events_topic, partitions=partitions)
-    metrics = Metrics()
-    ingestor = Ingestor(
-        settings, KafkaSecurity(), metrics, partitions=partitions, wall_clock=lambda: now_ms / 1000
-    )
-    targets = await end_offsets(bootstrap, topic)
-    task = asyncio.create_task(ingestor.run())
+    worker.start()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert not task.done(), "the ingest stage stopped"
-            committed = await committed_offsets(bootstrap, settings.ingest_group, [topic])
-            if all(committed.get(TopicPartition(topic, p), 0) >= end for p, end in targets.items()):
-                break
-            assert time.monotonic() < deadline, "ingestion did not reach the end offsets"
-            await asyncio.sleep(0.5)
+        await wait_caught_up(
+            bootstrap, worker.app_id, [topic], worker.output_topic, timeout=240, worker=worker
+        )
+        port = worker.metrics_port()
+        assert port is not None, worker.log_text()[-2000:]
+        scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        text = scraped.read().decode()
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    internal = await consume_all(bootstrap, settings.events_topic, timeout=120)
-    events = sum(
-        len(record.events)
-        for message in internal
-        for record in decode_internal(message.value or b"").records  # type: ignore[union-attr]
-    )
-    records = metrics.registry.get_sample_value("css_input_records_total")
-    return int(records or 0), events
+        assert worker.stop() == 0, worker.log_text()[-2000:]
+    values: Counter[str] = Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in ("css_input_records_total", "css_events_total"):
+                values[sample.name] += int(sample.value)
+    return values["css_input_records_total"], values["css_events_total"]
 
 
 async def test_dlq_holds_exactly_the_poison(
-    kafka_bootstrap: str, unique_topic: Callable[[str], str]
+    kafka_bootstrap: str, unique_topic: Callable[[str], str], tmp_path: Path
 ) -> None:
     topic, dlq_topic = unique_topic("telemetry"), unique_topic("telemetry.dlq")
     await create_topic(kafka_bootstrap, topic, partitions=3)
     await create_topic(kafka_bootstrap, dlq_topic, partitions=1)
 
-    generator = TelemetryGenerator(5, 4, seed=42, bad_rate=0.05, dup_rate=0.1)
+    # "now" is the wall clock: the worker checks future_timestamp against its own clock.
+    now = format_time_ms(int(time.time()) // 3600 * 3_600_000)
+    generator = TelemetryGenerator(5, 4, seed=42, now=now, bad_rate=0.05, dup_rate=0.1)
     lines = list(generator.records())
     kind_of_value = {line: kind for line, kind in lines}
     poison_kinds = Counter(kind for _, kind in lines if kind.startswith(POISON_PREFIX))
@@ -102,7 +92,9 @@ async def test_dlq_holds_exactly_the_poison(
     )
     assert produced_records == len(lines)
 
-    records, events = await ingest(kafka_bootstrap, topic, dlq_topic, 3, generator.now_ms)
+    records, events = await score_with_a_worker(
+        kafka_bootstrap, topic, dlq_topic, generator.now_ms, tmp_path
+    )
     assert records == len(lines)
 
     # Where each poison line landed: poison values are unique, valid repeats are not poison.
@@ -111,7 +103,7 @@ async def test_dlq_holds_exactly_the_poison(
     for record in inputs:
         assert record.value is not None
         kind = kind_of_value[record.value]
-        if kind.startswith(POISON_PREFIX) and kind != POISON_PREFIX + "too_old":
+        if kind.startswith(POISON_PREFIX):
             expected[(record.partition, record.offset)] = kind.removeprefix(POISON_PREFIX)
     input_by_position = {(r.partition, r.offset): r for r in inputs}
 
@@ -132,6 +124,8 @@ async def test_dlq_holds_exactly_the_poison(
             assert headers["css.error.truncated"] == b"true"
             assert headers["css.error.original_bytes"] == str(len(original.value)).encode()
             assert record.value == original.value[:TOO_LARGE_KEEP_BYTES]
+        elif reason == "too_old":  # the event as the scoring pass read it
+            assert orjson.loads(record.value)["id"] == orjson.loads(original.value)["id"]
         else:
             assert record.value == original.value  # single-event records go whole
             assert record.value not in detail.encode()
@@ -139,7 +133,7 @@ async def test_dlq_holds_exactly_the_poison(
     assert len(expected) >= 20  # the run really exercised the DLQ
 
     # Nothing valid lost: every non-poison line (repeats included) and every too_old
-    # line decoded (the worker, not the decoder, drops repeats and too_old events).
+    # line was consumed as a valid event (the scoring pass drops repeats and too_old).
     decodable = sum(
         1
         for _, kind in lines

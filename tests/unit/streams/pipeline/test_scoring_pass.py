@@ -12,7 +12,10 @@ from streams.codec.catalog import load_catalog
 from streams.codec.internal import (
     WAKE,
     InternalBatch,
+    RawRecord,
     encode_advance,
+    encode_raw_batch,
+    event_payload,
     event_row,
 )
 from streams.codec.table_values import OrgSlot, PartitionClock, new_slot
@@ -21,6 +24,7 @@ from streams.pipeline.scoring_pass import Scorer
 
 COMPILED = compile_catalog(load_catalog(None))
 EVENTS, CONTROL = "app-events", "app-control"
+NOW_S = parse_time_ms("2027-06-01T00:00:00Z") / 1000  # the decoder's clock (future_timestamp)
 
 
 class FakeOrgs:
@@ -61,6 +65,14 @@ def event(n: int, time: str, org: str = "org-1", kind: str = "case.created") -> 
 
 
 def batch(offset: int, *events: Event, source: str = "telemetry:0") -> bytes:
+    """A raw batch holding one input record with ``events`` (a JSON array when several)."""
+    payloads = [event_payload(e) for e in events]
+    value = orjson.dumps(payloads[0] if len(payloads) == 1 else payloads)
+    return encode_raw_batch(source, [RawRecord(offset, 1_700_000_000_000, None, value)])
+
+
+def json_batch(offset: int, *events: Event, source: str = "telemetry:0") -> bytes:
+    """The JSON batch format of earlier versions of the ingest stage."""
     internal = InternalBatch(source, 0)
     internal.add(offset, 1_700_000_000.0, [event_row(e) for e in events], 100)
     return internal.encode()
@@ -70,7 +82,7 @@ def run(
     scorer: Scorer,
     orgs: FakeOrgs,
     value: bytes,
-    now_s: float = 0.0,
+    now_s: float = NOW_S,
     partition: int = 0,
     topic: str = EVENTS,
 ) -> PassResult:
@@ -133,13 +145,13 @@ def test_a_redelivered_record_is_skipped_and_what_it_caused_is_emitted_again() -
 
 def test_live_records_are_throttled_deferred_and_flushed_when_due() -> None:
     scorer, orgs = make_scorer(interval=10.0)
-    first = run(scorer, orgs, batch(0, event(1, "2026-01-05T00:00:00Z")), now_s=100.0)
+    first = run(scorer, orgs, batch(0, event(1, "2026-01-05T00:00:00Z")), now_s=NOW_S + 100.0)
     assert [out.is_live for out in first.sends] == [True]
-    second = run(scorer, orgs, batch(1, event(2, "2026-01-06T00:00:00Z")), now_s=101.0)
+    second = run(scorer, orgs, batch(1, event(2, "2026-01-06T00:00:00Z")), now_s=NOW_S + 101.0)
     assert second.sends == [] and orgs.values["org-1"].live_owed
-    assert scorer.partitions_with_due_live(105.0) == []
-    assert scorer.partitions_with_due_live(110.0) == [0]
-    woken = run(scorer, orgs, WAKE, now_s=110.0, topic=CONTROL)
+    assert scorer.partitions_with_due_live(NOW_S + 105.0) == []
+    assert scorer.partitions_with_due_live(NOW_S + 110.0) == [0]
+    woken = run(scorer, orgs, WAKE, now_s=NOW_S + 110.0, topic=CONTROL)
     live = records(woken.sends)
     assert [r["kind"] for r in live] == ["live"]
     assert live[0]["as_of"] == "2026-01-06T00:00:00Z"
@@ -154,7 +166,7 @@ def test_a_live_record_owed_before_a_restart_is_emitted_after_the_assignment() -
     restarted, _ = make_scorer(interval=10.0)
     restarted.orgs = orgs
     restarted.load_partition(0, dict(owed.roster), PartitionClock())
-    woken = restarted.run(0, CONTROL, WAKE, 0.0)
+    woken = restarted.run(0, CONTROL, WAKE, NOW_S)
     assert [r["kind"] for r in records(woken.sends)] == ["live"]
     assert woken.must_wait and not woken.org_values["org-1"].live_owed
 
@@ -179,8 +191,7 @@ def test_events_of_an_org_homed_elsewhere_are_rekeyed_and_applied_there() -> Non
     assert "b" not in orgs.values
     [out] = moved.sends
     assert (out.topic, out.partition, out.key) == (CONTROL, 1, b"b") and moved.must_wait
-    now_s = parse_time_ms("2026-06-01T00:00:00Z") / 1000  # re-keyed events are validated again
-    applied = run(scorer, orgs, out.value, now_s=now_s, partition=1, topic=CONTROL)
+    applied = run(scorer, orgs, out.value, partition=1, topic=CONTROL)
     assert applied.counts.accepted == {"case.created": 1}
     assert orgs.values["b"].offsets == {"telemetry:0": 5}
     assert [r["kind"] for r in records(applied.sends)] == ["live"]
@@ -193,3 +204,38 @@ def test_an_advance_record_moves_the_watermark_and_closes_months() -> None:
         scorer, orgs, encode_advance(parse_time_ms("2026-02-01T00:00:01Z")), topic=CONTROL
     )
     assert monthly(advanced.sends) == [("2026-01", 0)]
+
+
+
+def test_poison_in_a_raw_batch_is_dead_lettered_with_its_position_and_key() -> None:
+    scorer, orgs = make_scorer()
+    good = orjson.dumps(event_payload(event(1, "2026-01-05T00:00:00Z")))
+    bad_element = {**event_payload(event(2, "2026-01-06T00:00:00Z")), "data": {"product": 5}}
+    mixed = orjson.dumps([event_payload(event(3, "2026-01-07T00:00:00Z")), bad_element])
+    value = encode_raw_batch(
+        "telemetry:1",
+        [
+            RawRecord(10, 1_700_000_000_000, b"org-1", b"{not json"),
+            RawRecord(11, 1_700_000_000_000, b"org-1", good),
+            RawRecord(12, 1_700_000_000_000, b"org-1", mixed),
+        ],
+    )
+    result = run(scorer, orgs, value, now_s=NOW_S)
+    dead = [out for out in result.sends if out.topic == "dlq"]
+    positions = [
+        (dict(out.headers or [])["css.error.reason"], dict(out.headers or [])["css.source.offset"])
+        for out in dead
+    ]
+    assert positions == [(b"invalid_json", b"10"), (b"schema_violation", b"12")]
+    assert all(out.key == b"org-1" for out in dead) and result.must_wait
+    assert result.counts.rejected == {"invalid_json": 1, "schema_violation": 1}
+    assert result.counts.accepted == {"case.created": 2}
+    assert orgs.values["org-1"].offsets == {"telemetry:1": 12}
+    assert result.input_timestamp_s == 1_700_000_000.0
+
+
+def test_json_batches_of_earlier_versions_are_still_applied() -> None:
+    scorer, orgs = make_scorer()
+    result = run(scorer, orgs, json_batch(3, event(1, "2026-01-05T00:00:00Z")))
+    assert result.counts.accepted == {"case.created": 1}
+    assert orgs.values["org-1"].offsets == {"telemetry:0": 3}
