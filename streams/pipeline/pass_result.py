@@ -26,6 +26,10 @@ class ScorerConfig:
     grace_ms: int
     dedup_horizon_ms: int
     live_emit_interval_seconds: float
+    # The output topic has the input's partition count: a score record goes to the
+    # partition of the pass (its org's partition under the default partitioner), so the
+    # producer need not hash its key again.
+    output_like_input: bool = False
 
 
 @dataclass(frozen=True, slots=True)

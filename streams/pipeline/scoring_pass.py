@@ -350,7 +350,9 @@ class Scorer:
         record = monthly_record(self.compiled, slot.state, month, revision=revision)
         work.counts.emitted["monthly"] += 1
         key = slot.state.org_id.encode()
-        work.sends.append(Outgoing(self.config.output_topic, key, orjson.dumps(record)))
+        work.sends.append(
+            Outgoing(self.config.output_topic, key, orjson.dumps(record), self._output(work))
+        )
 
     def _emit_or_defer_live(self, work: PassResult, org: str, slot: OrgSlot, now_s: float) -> None:
         """Called for an org whose value this pass writes: the owed flag rides along."""
@@ -369,7 +371,13 @@ class Scorer:
         work.counts.emitted["live"] += 1
         work.live_records.append((org, record))
         work.sends.append(
-            Outgoing(self.config.output_topic, org.encode(), orjson.dumps(record), is_live=True)
+            Outgoing(
+                self.config.output_topic,
+                org.encode(),
+                orjson.dumps(record),
+                self._output(work),
+                is_live=True,
+            )
         )
 
     def _flush_due_live(self, work: PassResult, now_s: float) -> None:
@@ -393,6 +401,11 @@ class Scorer:
                 self._emit_live(work, org, slot, now_s)
         del backlog[-RECOVERY_ORGS_PER_PASS:]
         work.wake_again = bool(backlog)
+
+    def _output(self, work: PassResult) -> int | None:
+        """The output partition of a record of this pass's orgs (None: the producer's
+        partitioner decides)."""
+        return work.partition if self.config.output_like_input else None
 
     # --- org values --------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from streams.runtime.org_store import OrgStore
 from streams.runtime.outbox import Outbox
 from streams.runtime.pass_metrics import PassMetrics
 from streams.runtime.routing import partition_for_key
+from streams.runtime.topics import TopicLayout
 
 log = logging.getLogger("csscore.worker")
 
@@ -48,19 +49,23 @@ class ScorerApp:
         metrics: Metrics,
         security: KafkaSecurity,
         *,
-        partitions: int,
+        layout: TopicLayout,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.partitions = partitions
+        self.partitions = partitions = layout.partitions
         self.wall_clock = wall_clock
         parts = build_faust_app(settings, security, partitions)
         self.app = parts.app
         self.home_partitions: dict[str, int] = {}  # murmur2 in Python is slow: memoised
         self.store = OrgStore(parts.orgs, parts.roster, parts.clocks, self.home_partition)
         self.scorer = Scorer(
-            compile_catalog(catalog), scorer_config(settings), self.store, self.home_partition)
+            compile_catalog(catalog),
+            scorer_config(settings, output_like_input=layout.output_partitions == partitions),
+            self.store,
+            self.home_partition,
+        )
         self.outbox = Outbox(
             lambda: self.app.producer, self._die, metrics.latency.observe, wall_clock
         )
@@ -167,8 +172,9 @@ class ScorerApp:
             self.wake_in_flight.discard(partition)
 
 
-def scorer_config(settings: Settings) -> ScorerConfig:
+def scorer_config(settings: Settings, *, output_like_input: bool) -> ScorerConfig:
     return ScorerConfig(
+        output_like_input=output_like_input,
         output_topic=settings.output_topic,
         dlq_topic=settings.dlq_topic,
         control_topic=settings.control_topic,

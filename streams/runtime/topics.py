@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -78,8 +79,14 @@ async def create_topic(
         await consumer.stop()
 
 
-async def ensure_topics(settings: Settings, security: KafkaSecurity) -> int:
-    """Create what is missing; return the input topic's partition count."""
+@dataclass(frozen=True, slots=True)
+class TopicLayout:
+    partitions: int  # of the input topic (the internal topics and tables follow it)
+    output_partitions: int
+
+
+async def ensure_topics(settings: Settings, security: KafkaSecurity) -> TopicLayout:
+    """Create what is missing; return the input and output topics' partition counts."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers,
         request_timeout_ms=30_000,
@@ -108,7 +115,9 @@ async def ensure_topics(settings: Settings, security: KafkaSecurity) -> int:
                     f"has {partitions}; use a new CSS_APP_ID"
                 )
         retention_ms = settings.output_retention_days * 86_400_000
-        if await topic_partitions(admin, settings.output_topic) is None:
+        output_partitions = await topic_partitions(admin, settings.output_topic)
+        if output_partitions is None:
+            output_partitions = partitions
             await _create(
                 admin,
                 NewTopic(
@@ -127,6 +136,6 @@ async def ensure_topics(settings: Settings, security: KafkaSecurity) -> int:
                 await _create(admin, NewTopic(changelog, partitions, 1, topic_configs=configs))
         if await topic_partitions(admin, settings.dlq_topic) is None:
             await _create(admin, NewTopic(settings.dlq_topic, partitions, 1))
-        return partitions
+        return TopicLayout(partitions, output_partitions)
     finally:
         await admin.close()

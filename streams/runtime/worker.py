@@ -42,7 +42,7 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
     security = KafkaSecurity.from_env()
     try:
         asyncio.run(preflight(settings.bootstrap_servers, security))
-        partitions = asyncio.run(ensure_topics(settings, security))
+        layout = asyncio.run(ensure_topics(settings, security))
     except CssError as exc:
         print(f"csscore worker: {exc}", file=sys.stderr)
         return 1
@@ -53,14 +53,14 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
     log.info(
         "scoring %s (%d partitions) -> %s with catalog %s %s",
         settings.input_topic,
-        partitions,
+        layout.partitions,
         settings.output_topic,
         catalog.name,
         catalog.version,
     )
     (settings.data_dir / settings.app_id).mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
-    scorer = ScorerApp(settings, catalog, metrics, security, partitions=partitions)
+    scorer = ScorerApp(settings, catalog, metrics, security, layout=layout)
     # Inside Faust's loop: aiokafka retries a lost broker forever, which covers short
     # outages; the watchdog ends the process only after a long one.
     watchdog = UnreachableWatchdog(settings.bootstrap_servers, settings.broker_unreachable_seconds)

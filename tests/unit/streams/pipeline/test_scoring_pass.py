@@ -41,7 +41,10 @@ class FakeOrgs:
 
 
 def make_scorer(
-    interval: float = 0.0, homes: dict[str, int] | None = None, partitions: int = 1
+    interval: float = 0.0,
+    homes: dict[str, int] | None = None,
+    partitions: int = 1,
+    output_like_input: bool = False,
 ) -> tuple[Scorer, FakeOrgs]:
     orgs = FakeOrgs()
     config = ScorerConfig(
@@ -51,6 +54,7 @@ def make_scorer(
         grace_ms=0,
         dedup_horizon_ms=DAY_MS,
         live_emit_interval_seconds=interval,
+        output_like_input=output_like_input,
     )
     scorer = Scorer(COMPILED, config, orgs, lambda org: (homes or {}).get(org, 0))
     for partition in range(partitions):
@@ -239,3 +243,17 @@ def test_json_batches_of_earlier_versions_are_still_applied() -> None:
     result = run(scorer, orgs, json_batch(3, event(1, "2026-01-05T00:00:00Z")))
     assert result.counts.accepted == {"case.created": 1}
     assert orgs.values["org-1"].offsets == {"telemetry:0": 3}
+
+
+def test_score_records_go_to_the_pass_partition_when_the_output_is_partitioned_alike() -> None:
+    for like_input, expected in ((True, 1), (False, None)):
+        scorer, orgs = make_scorer(homes={"b": 1}, partitions=2, output_like_input=like_input)
+        run(scorer, orgs, batch(0, event(1, "2026-01-05T00:00:00Z", "b")), partition=1)
+        swept = run(
+            scorer,
+            orgs,
+            batch(1, event(2, "2026-02-01T00:00:01Z", kind="clock.tick"), source="telemetry:1"),
+            partition=1,
+        )
+        outputs = [out for out in swept.sends if out.topic == "scores"]
+        assert outputs and {out.partition for out in outputs} == {expected}
