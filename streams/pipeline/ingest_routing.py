@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from streams.codec.decoding import decode_record
 from streams.codec.dlq import dlq_headers
+from streams.codec.fast_decode import decode_record
 from streams.codec.internal import InternalBatch, Source, event_row
 
 
