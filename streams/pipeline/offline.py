@@ -19,7 +19,7 @@ from scoring.fold import Outcome, apply_event
 from scoring.record import live_record, monthly_record
 from scoring.state import OrgState
 from scoring.timeutil import latest_closed_month
-from streams.codec.decoding import decode_record
+from streams.codec.fast_decode import decode_record
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,8 +38,9 @@ from scoring.events import Event
 from scoring.fold import RETENTION_MONTHS, TOO_OLD_MONTHS, prune
 from scoring.record import live_record, monthly_record
 from scoring.timeutil import month_of
-from streams.codec.decoding import Rejection, decode_record
+from streams.codec.decoding import Rejection
 from streams.codec.dlq import dlq_headers
+from streams.codec.fast_decode import decode_record
 from streams.codec.internal import (
     AdvanceBody,
     BatchBody,
