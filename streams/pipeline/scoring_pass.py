@@ -34,7 +34,7 @@ import orjson
 from scoring.compiled import CompiledCatalog
 from scoring.events import Event
 from scoring.fold import RETENTION_MONTHS, TOO_OLD_MONTHS, prune
-from scoring.record import live_record, monthly_record
+from scoring.record import monthly_record
 from scoring.timeutil import month_of
 from streams.codec.decoding import Rejection, decode_record
 from streams.codec.dlq import dlq_headers
@@ -49,6 +49,7 @@ from streams.codec.internal import (
     event_payload,
 )
 from streams.codec.table_values import OrgSlot, PartitionClock
+from streams.pipeline.live_fragments import LiveRecordEncoder
 from streams.pipeline.live_throttle import LiveThrottle
 from streams.pipeline.org_records import (
     apply_org_record,
@@ -83,6 +84,7 @@ class Scorer:
         self.orgs = orgs
         self.partition_of = partition_of
         self.throttle = LiveThrottle(config.live_emit_interval_seconds)
+        self.live_encoder = LiveRecordEncoder(compiled)
         self.rosters: dict[int, dict[str, int]] = {}
         self.clocks: dict[int, PartitionClock] = {}
         self.written_watermark: dict[int, int | None] = {}
@@ -321,13 +323,12 @@ class Scorer:
     def _emit_live(self, work: PassResult, org: str, slot: OrgSlot, now_s: float) -> None:
         if slot.state.latest_time_ms is None:
             return
-        record = live_record(self.compiled, slot.state)
+        # The bytes of orjson.dumps(live_record(...)), from cached fragments.
+        value, standing = self.live_encoder.encode_parts(slot.state)
         self.throttle.emitted(work.partition, org, now_s)
         work.counts.emitted["live"] += 1
-        work.live_records.append((org, record))
-        work.sends.append(
-            Outgoing(self.config.output_topic, org.encode(), orjson.dumps(record), is_live=True)
-        )
+        work.live_records.append((org, standing))
+        work.sends.append(Outgoing(self.config.output_topic, org.encode(), value, is_live=True))
 
     def _flush_due_live(self, work: PassResult, now_s: float) -> None:
         """Deferred live records whose interval has passed. The org's ``live_owed`` flag
