@@ -15,8 +15,8 @@ scored under another compiled catalog recomputes instead of reusing them.
 from __future__ import annotations
 
 from scoring.catalog import Catalog
+from scoring.evaluation import RecordPlan
 from scoring.fold import FoldPlan
-from scoring.record import RecordPlan
 from scoring.rollup import RollUpPlan
 
 

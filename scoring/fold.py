@@ -184,10 +184,12 @@ def apply_event(
             since = state.owned_since.get(product)
             if since is None or time_ms < since:
                 state.owned_since[product] = time_ms
+                state.ownership_seq = seq  # see OrgState.ownership_seq
     elif event_type == "org.profile":
         products = data.get("products", ())
         listed = tuple(str(p) for p in products) if isinstance(products, list | tuple) else ()
         state.profiles.add(month, time_ms, seq, listed)
+        state.ownership_seq = seq
 
     type_routes = plan.routes.get(event_type)
     if type_routes is None:

@@ -35,8 +35,10 @@ class OrgState:
         "first_time_ms",
         "latest_month",
         "latest_time_ms",
+        "live_memo",
         "org_id",
         "owned_since",
+        "ownership_seq",
         "profiles",
         "pruned_month",
         "seq",
@@ -76,6 +78,11 @@ class OrgState:
         # signal's last result, valid while that seq is unchanged. Not serialised.
         self.touched: dict[str, int] = {}
         self.signal_results: dict[tuple[str, int], Any] = {}
+        # scoring.evaluation's memo of the last live evaluation, and the seq of the last
+        # accepted event that changed ownership (``owned_since`` or ``profiles``), which
+        # can change which signals apply. Not serialised.
+        self.live_memo: Any = None
+        self.ownership_seq = 0
 
     @property
     def first_month(self) -> int | None:

@@ -18,8 +18,10 @@ __all__ = [
     "HOUR_MS",
     "InvalidTime",
     "days_in_month",
+    "format_day",
     "format_period",
     "format_time_ms",
+    "format_time_of_day",
     "latest_closed_month",
     "month_of",
     "month_start_ms",
@@ -93,14 +95,23 @@ def parse_time_ms(text: str) -> int:
 def format_time_ms(time_ms: int) -> str:
     """``YYYY-MM-DDTHH:MM:SS[.mmm]Z``, the fraction only when non-zero (section 9)."""
     days, ms_of_day = divmod(time_ms, DAY_MS)
+    return format_day(days) + format_time_of_day(ms_of_day)
+
+
+def format_day(days: int) -> str:
+    """``YYYY-MM-DDT`` of a day since 1970-01-01: the first part of :func:`format_time_ms`."""
     year, month, day = _civil_from_days(days)
+    return f"{year:04d}-{month:02d}-{day:02d}T"
+
+
+def format_time_of_day(ms_of_day: int) -> str:
+    """``HH:MM:SS[.mmm]Z``: the second part of :func:`format_time_ms`."""
     seconds, millis = divmod(ms_of_day, 1000)
     hh, rem = divmod(seconds, 3600)
     mm, ss = divmod(rem, 60)
-    text = f"{year:04d}-{month:02d}-{day:02d}T{hh:02d}:{mm:02d}:{ss:02d}"
     if millis:
-        text += f".{millis:03d}"
-    return text + "Z"
+        return f"{hh:02d}:{mm:02d}:{ss:02d}.{millis:03d}Z"
+    return f"{hh:02d}:{mm:02d}:{ss:02d}Z"
 
 
 def month_of(time_ms: int) -> int:

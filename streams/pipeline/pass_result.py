@@ -73,6 +73,8 @@ class PassResult:
     clock: PartitionClock | None = None  # to write, when it changed enough
     wake_again: bool = False  # a recovery backlog remains: send another wake-up
     input_timestamp_s: float | None = None  # oldest input timestamp of a batch
+    # (org, its live record's "overall" and "categories": what the band metrics read;
+    # shared between records, never mutated)
     live_records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     counts: PassCounts = field(default_factory=PassCounts)
     clock_dirty: bool = False

@@ -36,10 +36,9 @@ import orjson
 from scoring.compiled import CompiledCatalog
 from scoring.events import Event
 from scoring.fold import RETENTION_MONTHS, TOO_OLD_MONTHS, prune
-from scoring.record import live_record, monthly_record
+from scoring.record import monthly_record
 from scoring.timeutil import month_of
 from streams.codec.decoding import Rejection
-from streams.codec.dlq import dlq_headers
 from streams.codec.fast_decode import decode_record
 from streams.codec.internal import (
     AdvanceBody,
@@ -50,9 +49,10 @@ from streams.codec.internal import (
     Source,
     decode_internal,
     encode_rekeyed,
-    event_payload,
 )
 from streams.codec.table_values import OrgSlot, PartitionClock
+from streams.pipeline.dead_letters import dead_letter, too_old_rejection
+from streams.pipeline.live_fragments import LiveRecordEncoder
 from streams.pipeline.live_throttle import LiveThrottle
 from streams.pipeline.org_records import (
     apply_org_record,
@@ -87,6 +87,7 @@ class Scorer:
         self.orgs = orgs
         self.partition_of = partition_of
         self.throttle = LiveThrottle(config.live_emit_interval_seconds)
+        self.live_encoder = LiveRecordEncoder(compiled)
         self.rosters: dict[int, dict[str, int]] = {}
         self.clocks: dict[int, PartitionClock] = {}
         self.written_watermark: dict[int, int | None] = {}
@@ -280,14 +281,7 @@ class Scorer:
     def _dead_letter_too_old(
         self, work: PassResult, event: Event, source: str, offset: int, key: bytes
     ) -> None:
-        rejection = Rejection(
-            reason="too_old",
-            detail=f"$.time: month is more than {TOO_OLD_MONTHS} months before the org's"
-            " latest event",
-            index=None,
-            raw=orjson.dumps(event_payload(event)),
-        )
-        self._dead_letter(work, rejection, Source.parse(source), offset, 0, key)
+        self._dead_letter(work, too_old_rejection(event), Source.parse(source), offset, 0, key)
 
     def _dead_letter(
         self,
@@ -300,9 +294,9 @@ class Scorer:
     ) -> None:
         """A rejected record or element, with its input position (sent before the offset
         of the record that carried it can be committed)."""
-        headers = dlq_headers(rejection, source.topic, source.partition, offset, original_size)
         work.counts.rejected[rejection.reason] += 1
-        work.sends.append(Outgoing(self.config.dlq_topic, key, rejection.raw, None, headers))
+        record = dead_letter(self.config.dlq_topic, rejection, source, offset, original_size, key)
+        work.sends.append(record)
         work.must_wait = True
 
     # --- month close, live records -----------------------------------------------------------
@@ -367,19 +361,15 @@ class Scorer:
     def _emit_live(self, work: PassResult, org: str, slot: OrgSlot, now_s: float) -> None:
         if slot.state.latest_time_ms is None:
             return
-        record = live_record(self.compiled, slot.state)
+        # The bytes of orjson.dumps(live_record(...)), from cached fragments.
+        value, standing = self.live_encoder.encode_parts(slot.state)
         self.throttle.emitted(work.partition, org, now_s)
         work.counts.emitted["live"] += 1
-        work.live_records.append((org, record))
-        work.sends.append(
-            Outgoing(
-                self.config.output_topic,
-                org.encode(),
-                orjson.dumps(record),
-                self._output(work),
-                is_live=True,
-            )
+        work.live_records.append((org, standing))
+        live = Outgoing(
+            self.config.output_topic, org.encode(), value, self._output(work), is_live=True
         )
+        work.sends.append(live)
 
     def _flush_due_live(self, work: PassResult, now_s: float) -> None:
         """Deferred live records whose interval has passed. The org's ``live_owed`` flag
