@@ -51,7 +51,7 @@ def test_three_sigkills_during_a_replay(kafka_bootstrap: str, tmp_path: Path) ->
         try:
             for _ in range(3):
                 worker.start()
-                # Early enough to land mid-replay on a fast worker (each start replays what is left).
+                # Early enough to land mid-replay on a fast worker (each start replays the rest).
                 kill_points.append(await scenario.kill_at_random_point(worker, rng, 0.3, 1.2))
             worker.start()
             await scenario.settle()
