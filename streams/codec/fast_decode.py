@@ -157,37 +157,37 @@ _DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
 )
 
 # --- time ---------------------------------------------------------------------------------
-# The common form ``YYYY-MM-DDTHH:MM:SS.fffZ`` is read with four lookups in small tables:
+# The common form ``YYYY-MM-DDTHH:MM:SS.fffZ`` is read with three lookups in small tables:
 # the date in ``decoding._DAY_CACHE`` (the reference parser's own cache: its keys are valid
-# dates that matched ``_COMMON_TIME``), "THH:MM", ":SS" and ".fffZ" in the tables below,
-# whose keys are exactly the valid values of those fields (ASCII digits, hour <= 23,
-# minute <= 59, second <= 59) and whose values are the reference parser's arithmetic
-# (``decoding._clock_ms`` and the three fraction digits). Such a text matches
-# ``_COMMON_TIME`` with that date, that clock and that fraction, so ``_parse_time`` returns
-# the same sum. Everything else goes to ``_parse_time``, as does a date not yet cached.
+# dates that matched ``_COMMON_TIME``), "THH:MM" and ":SS.fffZ" in the tables below, whose
+# keys are exactly the valid values of those fields (ASCII digits, hour <= 23, minute and
+# second <= 59, three fraction digits, ``Z`` last) and whose values are the reference
+# parser's arithmetic (``decoding._clock_ms`` and the three fraction digits). Such a text
+# matches ``_COMMON_TIME`` with that date, that clock and that fraction, so ``_parse_time``
+# returns the same sum. Everything else goes to ``_parse_time``, as does a date not yet
+# cached.
 
 _T_HOUR_MINUTE: dict[str, int] = {
     f"T{hour:02d}:{minute:02d}": (hour * 60 + minute) * 60_000
     for hour in range(24)
     for minute in range(60)
 }
-_SECOND: dict[str, int] = {f":{second:02d}": second * 1000 for second in range(60)}
-_MS_TAIL: dict[str, int] = {f".{ms:03d}Z": ms for ms in range(1000)}  # also pins the length
+_SECOND_TAIL: dict[str, int] = {  # 60,000 entries; also pins the length
+    f":{second:02d}.{ms:03d}Z": second * 1000 + ms for second in range(60) for ms in range(1000)
+}
 _day_ms = _DAY_CACHE.get
 _hour_minute_ms = _T_HOUR_MINUTE.get
-_second_ms = _SECOND.get
-_tail_ms = _MS_TAIL.get
+_tail_ms = _SECOND_TAIL.get
 
 
 def _time_ms(text: str) -> int:
     """``decoding._parse_time(text)``, with the shortcut above."""
-    tail = _tail_ms(text[19:])
+    tail = _tail_ms(text[16:])
     if tail is not None:
         day = _day_ms(text[:10])
         hour_minute = _hour_minute_ms(text[10:16])
-        second = _second_ms(text[16:19])
-        if day is not None and hour_minute is not None and second is not None:
-            return day + hour_minute + second + tail
+        if day is not None and hour_minute is not None:
+            return day + hour_minute + tail
     return _parse_time(text)
 
 
@@ -222,14 +222,13 @@ def decode_record(value: bytes, now_ms: int) -> DecodedRecord:
         return _decode_batch(doc, value, now_ms)
     # One event: _time_ms and _event inlined (the common case; each call costs ~5 %).
     text = doc.time
-    tail = _tail_ms(text[19:])
-    day = hour_minute = second = None
+    tail = _tail_ms(text[16:])
+    day = hour_minute = None
     if tail is not None:
         day = _day_ms(text[:10])
         hour_minute = _hour_minute_ms(text[10:16])
-        second = _second_ms(text[16:19])
-    if day is not None and hour_minute is not None and second is not None:
-        time_ms = day + hour_minute + second + tail  # type: ignore[operator]
+    if day is not None and hour_minute is not None:
+        time_ms = day + hour_minute + tail  # type: ignore[operator]
     else:
         try:
             time_ms = _parse_time(text)
