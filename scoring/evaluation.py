@@ -24,7 +24,7 @@ import math
 from typing import Any
 
 from scoring.catalog import CATEGORIES, Catalog
-from scoring.kinds import KINDS, EvalContext, Evaluator, Inputs, KindResult
+from scoring.kinds import KINDS, EvalContext, Evaluator, Inputs, KindResult, StableUntil
 from scoring.numbers import output_number
 from scoring.rollup import RollUpPlan, Totals
 from scoring.state import OrgState
@@ -64,6 +64,7 @@ class SignalPlan:
         "group",
         "id",
         "kind",
+        "stable_until",
         "timeless",
         "zero_policy",
     )
@@ -85,6 +86,10 @@ class SignalPlan:
         # A result that depends only on the accumulators and the month can be reused
         # while no event has updated the signal (see evaluate).
         self.timeless = not kind.reads_the_instant(signal.params)
+        # For a signal that reads the instant: until when a live result holds.
+        self.stable_until: StableUntil[Any] | None = (
+            None if self.timeless else kind.stable_until(signal.params)
+        )
         if signal.category == "customer_expertise":
             self.applies = _ALWAYS
         elif signal.category == "technical_health":

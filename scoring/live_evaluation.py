@@ -7,7 +7,10 @@ last live evaluation; the next one re-evaluates only
 - the signals an accepted event has updated since (``state.touched``), and
 - when the org's time has moved, the signals that read the instant
   (:meth:`~scoring.kinds.SignalKind.reads_the_instant`: recency, binary indicators,
-  error-free days, growth run rates);
+  error-free days, growth run rates) whose last result may have changed by then: each
+  such result holds until the instant its kind's ``stable_until`` gives (the next day of
+  "days since" or of the days considered, the next event to leave a window; a run rate
+  moves with every millisecond);
 
 everything else is reused as is: a timeless signal's result depends only on its
 accumulators and the month, and applicability only on ownership and the month. A new
@@ -37,7 +40,7 @@ from scoring.timeutil import month_of
 class _LiveMemo:
     """The last live evaluation of a state and what it was computed from."""
 
-    __slots__ = ("end_ms", "evaluation", "first_time_ms", "plan", "seq")
+    __slots__ = ("end_ms", "evaluation", "first_time_ms", "plan", "seq", "stable_until")
 
     def __init__(
         self,
@@ -52,6 +55,9 @@ class _LiveMemo:
         self.first_time_ms = first_time_ms
         self.end_ms = end_ms  # first instant after the evaluation's month
         self.evaluation = evaluation
+        # instant-reading signal index -> first instant its result may differ (absent:
+        # any instant)
+        self.stable_until: dict[int, int] = {}
 
 
 def live_evaluation(plan: RecordPlan, state: OrgState, t_ms: int) -> Evaluation:
@@ -86,13 +92,14 @@ def live_evaluation(plan: RecordPlan, state: OrgState, t_ms: int) -> Evaluation:
     index_of = plan.index_of
     changed = {index_of[signal_id] for signal_id, seq in state.touched.items() if seq > since}
     if moved:
-        changed.update(plan.instant_indexes)
+        holds = memo.stable_until
+        changed.update(i for i in plan.instant_indexes if t_ms >= holds.get(i, 0))
     statuses = previous.statuses
     changed = {index for index in changed if statuses[index] != NOT_APPLICABLE}
     if not changed and not moved:
         memo.seq = state.seq
         return previous
-    evaluation = _reevaluate(plan, state, previous, ctx, changed)
+    evaluation = _reevaluate(plan, state, previous, ctx, changed, memo.stable_until)
     memo.seq = state.seq
     memo.evaluation = evaluation
     return evaluation
@@ -106,11 +113,17 @@ def _same_result(new: KindResult, old: KindResult) -> bool:
 
 
 def _reevaluate(
-    plan: RecordPlan, state: OrgState, previous: Evaluation, ctx: EvalContext, changed: set[int]
+    plan: RecordPlan,
+    state: OrgState,
+    previous: Evaluation,
+    ctx: EvalContext,
+    changed: set[int],
+    holds: dict[int, int],
 ) -> Evaluation:
     """``previous`` with the signals ``changed`` evaluated again at ``ctx``. A result
     equal to the previous one keeps the previous object, and lists with no change are
-    shared, so callers can key caches on ``results`` and its items."""
+    shared, so callers can key caches on ``results`` and its items. ``holds`` gets the
+    new ``stable_until`` instant of each re-evaluated signal that has one."""
     scores = previous.scores
     statuses = previous.statuses
     inputs_list = previous.inputs
@@ -124,6 +137,9 @@ def _reevaluate(
     for index in changed:
         signal = signals[index]
         result = signal_result(plan, state, signal, ctx, memo_ok)
+        stable_until = signal.stable_until
+        if stable_until is not None:
+            holds[index] = stable_until(state.signals.get(signal.id), ctx, result)
         old = results[index]
         if result is old or (old is not None and _same_result(result, old)):
             continue
@@ -165,5 +181,12 @@ def _full_live_evaluation(plan: RecordPlan, state: OrgState, t_ms: int) -> Evalu
         month_days=days,
     )
     evaluation = evaluate(plan, state, ctx)
-    state.live_memo = _LiveMemo(plan, state.seq, state.first_time_ms, end_ms, evaluation)
+    memo = _LiveMemo(plan, state.seq, state.first_time_ms, end_ms, evaluation)
+    holds = memo.stable_until
+    signals = plan.signals
+    for index, result in enumerate(evaluation.results):
+        stable_until = signals[index].stable_until
+        if stable_until is not None and result is not None:
+            holds[index] = stable_until(state.signals.get(signals[index].id), ctx, result)
+    state.live_memo = memo
     return evaluation

@@ -1,10 +1,10 @@
 """The signal kinds of docs/scoring-rules.md section 4, one module each.
 
 Every module holds its kind's params dataclass, the parsing of its catalog ``params``, its
-accumulators and fold step (updater), its evaluation and ``reads_the_instant``, behind the
-:class:`~scoring.kinds.base.SignalKind` protocol. :data:`KINDS` is the registry the catalog
-(parsing) and :mod:`scoring.compiled` (fold and evaluation plans) look kinds up in; adding
-a kind is one module plus one entry here.
+accumulators and fold step (updater), its evaluation, ``reads_the_instant`` and
+``stable_until``, behind the :class:`~scoring.kinds.base.SignalKind` protocol.
+:data:`KINDS` is the registry the catalog (parsing) and :mod:`scoring.compiled` (fold and
+evaluation plans) look kinds up in; adding a kind is one module plus one entry here.
 """
 
 from __future__ import annotations
@@ -21,7 +21,16 @@ from scoring.kinds import (
     recency,
     threshold_average,
 )
-from scoring.kinds.base import EvalContext, Evaluator, Inputs, KindResult, SignalKind, Updater
+from scoring.kinds.base import (
+    FOREVER_MS,
+    EvalContext,
+    Evaluator,
+    Inputs,
+    KindResult,
+    SignalKind,
+    StableUntil,
+    Updater,
+)
 from scoring.kinds.config import ConfigParams
 from scoring.kinds.deduction import DeductionParams
 from scoring.kinds.error_free_days import ErrorFreeDaysParams
@@ -60,6 +69,7 @@ KINDS: dict[str, SignalKind[Any, Any]] = {
 }
 
 __all__ = [
+    "FOREVER_MS",
     "KINDS",
     "ConfigParams",
     "DeductionParams",
@@ -75,6 +85,7 @@ __all__ = [
     "RatioParams",
     "RecencyParams",
     "SignalKind",
+    "StableUntil",
     "ThresholdAverageParams",
     "Updater",
 ]

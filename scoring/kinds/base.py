@@ -60,6 +60,12 @@ class EvalContext(NamedTuple):
 # An evaluator scores a signal's accumulators (None: no event has fed it yet) at ``ctx``.
 Evaluator = Callable[[AccsT | None, EvalContext], KindResult]
 
+# For a kind that reads the instant: given a live result at ``ctx``, the first instant
+# after ``ctx.t_ms`` at which the result can differ while the accumulators and the month
+# stay as they are (a live evaluation reuses the result until then).
+StableUntil = Callable[[AccsT | None, EvalContext, KindResult], int]
+FOREVER_MS = 1 << 62  # "not before the accumulators or the month change"
+
 
 class SignalKind(Protocol[ParamsT, AccsT]):
     """One signal kind: ``ParamsT`` is its parameters dataclass, ``AccsT`` the sequence of
@@ -94,6 +100,12 @@ class SignalKind(Protocol[ParamsT, AccsT]):
         """Whether the result depends on T itself, not only on the accumulators and the
         month M (run rates, windows, days since, days considered): such results are
         never reused from one record to the next."""
+        ...
+
+    def stable_until(self, params: ParamsT) -> StableUntil[AccsT] | None:
+        """For a kind that reads the instant: when a live result can next change (see
+        ``StableUntil``); None when it can change at any later instant, or the kind does
+        not read the instant."""
         ...
 
 

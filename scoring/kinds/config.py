@@ -17,6 +17,7 @@ from scoring.kinds.base import (
     Feed,
     KindResult,
     SignalKind,
+    StableUntil,
     Updater,
     clamp,
     typed_feeds,
@@ -75,6 +76,9 @@ class ConfigKind:
 
     def reads_the_instant(self, params: ConfigParams) -> bool:
         return False
+
+    def stable_until(self, params: ConfigParams) -> StableUntil[Accumulators] | None:
+        return None
 
 
 KIND: SignalKind[ConfigParams, Accumulators] = ConfigKind()

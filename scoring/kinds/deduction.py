@@ -17,6 +17,7 @@ from scoring.kinds.base import (
     Feed,
     KindResult,
     SignalKind,
+    StableUntil,
     Updater,
     clamp,
     typed_feeds,
@@ -84,6 +85,9 @@ class DeductionKind:
 
     def reads_the_instant(self, params: DeductionParams) -> bool:
         return False
+
+    def stable_until(self, params: DeductionParams) -> StableUntil[Accumulators] | None:
+        return None
 
 
 KIND: SignalKind[DeductionParams, Accumulators] = DeductionKind()

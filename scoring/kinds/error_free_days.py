@@ -17,6 +17,7 @@ from scoring.kinds.base import (
     Feed,
     KindResult,
     SignalKind,
+    StableUntil,
     Updater,
     typed_feeds,
 )
@@ -44,6 +45,14 @@ def _error_free_days(accs: Accumulators | None, ctx: EvalContext) -> KindResult:
     return score, {"error_days": error_days, "days_considered": considered}, False
 
 
+def _considered_stable_until(
+    accs: Accumulators | None, ctx: EvalContext, result: KindResult
+) -> int:
+    """The live days considered move at the next UTC midnight of the month."""
+    start = ctx.month_start_ms
+    return start + ((ctx.t_ms - start) // DAY_MS + 1) * DAY_MS
+
+
 class ErrorFreeDaysKind:
     name: ClassVar[str] = "error_free_days"
     feeds_from_params: ClassVar[bool] = False
@@ -67,6 +76,9 @@ class ErrorFreeDaysKind:
 
     def reads_the_instant(self, params: ErrorFreeDaysParams) -> bool:
         return True  # a live record considers the days up to T
+
+    def stable_until(self, params: ErrorFreeDaysParams) -> StableUntil[Accumulators] | None:
+        return _considered_stable_until
 
 
 KIND: SignalKind[ErrorFreeDaysParams, Accumulators] = ErrorFreeDaysKind()

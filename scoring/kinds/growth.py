@@ -20,6 +20,7 @@ from scoring.kinds.base import (
     Inputs,
     KindResult,
     SignalKind,
+    StableUntil,
     Updater,
     count_per_month_updater,
     typed_feeds,
@@ -106,6 +107,9 @@ class GrowthKind:
 
     def reads_the_instant(self, params: GrowthParams) -> bool:
         return True  # the live run rate
+
+    def stable_until(self, params: GrowthParams) -> StableUntil[Accumulators] | None:
+        return None  # the run rate moves with every millisecond
 
 
 KIND: SignalKind[GrowthParams, Accumulators] = GrowthKind()

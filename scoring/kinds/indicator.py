@@ -12,6 +12,7 @@ catalog's ``indicator``, hands every call to the mode a signal's params name.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal, cast
@@ -19,11 +20,13 @@ from typing import ClassVar, Literal, cast
 from scoring.accumulators import Accumulator, MonthSums, WindowEvents
 from scoring.events import Event
 from scoring.kinds.base import (
+    FOREVER_MS,
     EvalContext,
     Evaluator,
     Feed,
     KindResult,
     SignalKind,
+    StableUntil,
     Updater,
     count_per_month_updater,
     tier_score,
@@ -54,6 +57,19 @@ def _parse(raw: Mapping[str, object], path: str) -> IndicatorParams:
     if mode == "tiers":
         return IndicatorParams("tiers", 0, tiers(raw.get("tiers"), f"{path}.tiers"))
     raise fail(f"{path}.mode", "must be binary or tiers")
+
+
+def _window_stable_until(
+    accs: Sequence[WindowEvents] | None, ctx: EvalContext, result: KindResult
+) -> int:
+    """The live count (events in [T - N days, T]; none after T, the org's latest time)
+    drops when T - N days passes the oldest event still in the window."""
+    if not accs:
+        return FOREVER_MS
+    acc = accs[0]
+    recent = acc.recent
+    oldest = bisect.bisect_left(recent, ctx.t_ms - acc.window_ms)
+    return FOREVER_MS if oldest == len(recent) else recent[oldest] + acc.window_ms + 1
 
 
 class BinaryIndicator:
@@ -91,6 +107,9 @@ class BinaryIndicator:
     def reads_the_instant(self, params: IndicatorParams) -> bool:
         return True  # the window ends at T
 
+    def stable_until(self, params: IndicatorParams) -> StableUntil[Sequence[WindowEvents]] | None:
+        return _window_stable_until
+
 
 class TieredIndicator:
     name: ClassVar[str] = "indicator"
@@ -123,6 +142,9 @@ class TieredIndicator:
 
     def reads_the_instant(self, params: IndicatorParams) -> bool:
         return False
+
+    def stable_until(self, params: IndicatorParams) -> StableUntil[Sequence[MonthSums]] | None:
+        return None
 
 
 BINARY: SignalKind[IndicatorParams, Sequence[WindowEvents]] = BinaryIndicator()
@@ -166,6 +188,11 @@ class IndicatorKind:
     def reads_the_instant(self, params: IndicatorParams) -> bool:
         mode = BINARY if params.mode == "binary" else TIERED
         return mode.reads_the_instant(params)
+
+    def stable_until(self, params: IndicatorParams) -> StableUntil[Accumulators] | None:
+        if params.mode == "binary":
+            return cast(StableUntil[Accumulators], BINARY.stable_until(params))
+        return cast(StableUntil[Accumulators], TIERED.stable_until(params))
 
 
 KIND: SignalKind[IndicatorParams, Accumulators] = IndicatorKind()

@@ -22,6 +22,7 @@ from scoring.kinds.base import (
     Inputs,
     KindResult,
     SignalKind,
+    StableUntil,
     Updater,
     amount_reader,
 )
@@ -166,6 +167,9 @@ class RatioKind:
 
     def reads_the_instant(self, params: RatioParams) -> bool:
         return False
+
+    def stable_until(self, params: RatioParams) -> StableUntil[Accumulators] | None:
+        return None
 
 
 KIND: SignalKind[RatioParams, Accumulators] = RatioKind()

@@ -12,11 +12,13 @@ from typing import ClassVar
 from scoring.accumulators import MonthMax
 from scoring.events import Event
 from scoring.kinds.base import (
+    FOREVER_MS,
     EvalContext,
     Evaluator,
     Feed,
     KindResult,
     SignalKind,
+    StableUntil,
     Updater,
     typed_feeds,
 )
@@ -33,6 +35,14 @@ class RecencyParams:
 
 def _latest_time(accs: Accumulators, event: Event, month: int, seq: int) -> None:
     accs[0].add(month, event.time_ms)
+
+
+def _recency_stable_until(accs: Accumulators | None, ctx: EvalContext, result: KindResult) -> int:
+    """``days_since = (T - latest) // 1 day`` moves at ``latest + (days_since + 1)`` days."""
+    latest = accs[0].latest_through(ctx.month) if accs else None
+    if latest is None:
+        return FOREVER_MS
+    return latest + ((ctx.t_ms - latest) // DAY_MS + 1) * DAY_MS
 
 
 class RecencyKind:
@@ -72,6 +82,9 @@ class RecencyKind:
 
     def reads_the_instant(self, params: RecencyParams) -> bool:
         return True  # days since counts to T
+
+    def stable_until(self, params: RecencyParams) -> StableUntil[Accumulators] | None:
+        return _recency_stable_until
 
 
 KIND: SignalKind[RecencyParams, Accumulators] = RecencyKind()

@@ -18,6 +18,7 @@ from scoring.kinds.base import (
     Feed,
     KindResult,
     SignalKind,
+    StableUntil,
     Updater,
     amount_reader,
     count_reader,
@@ -94,6 +95,9 @@ class ThresholdAverageKind:
 
     def reads_the_instant(self, params: ThresholdAverageParams) -> bool:
         return False
+
+    def stable_until(self, params: ThresholdAverageParams) -> StableUntil[Accumulators] | None:
+        return None
 
 
 KIND: SignalKind[ThresholdAverageParams, Accumulators] = ThresholdAverageKind()
