@@ -41,6 +41,8 @@ class OrgStore:
         # partition -> (changelog send of a value, chunk keys that value stopped naming):
         # deleted by a later write of the partition, once the send is acknowledged.
         self.unreferenced: dict[int, list[tuple[Any, list[bytes]]]] = {}
+        # Orgs whose named chunks this process has written to the changelog itself.
+        self.chunks_resent: set[str] = set()
 
     def load(self, org: str) -> OrgSlot:
         slot = self.cache.get(org)
@@ -72,6 +74,8 @@ class OrgStore:
         orgs = self.orgs
         self._delete_unreferenced(result.partition)
         for org, slot in result.org_values.items():
+            if org not in self.chunks_resent:
+                self._resend_named_chunks(org, slot)
             write = encode_slot(slot)
             for seq, chunk in write.dedup.sealed:
                 orgs[chunk_key(org, seq)] = chunk
@@ -83,6 +87,24 @@ class OrgStore:
             self._cache(org, slot)
         if result.clock is not None:
             self.clocks[str(result.partition).encode()] = result.clock.to_json()
+
+    def _resend_named_chunks(self, org: str, slot: OrgSlot) -> None:
+        """Write again, once per process and org, the chunks its stored value names.
+
+        The local store can hold writes that never reached the changelog: a SIGKILL loses
+        the producer's buffer, while RocksDB already has them, and the records that made
+        them are then skipped as applied. A value is rewritten whole by the org's next
+        write, but a chunk is written once, so a chunk stranded that way would be missing
+        from a store rebuilt from the changelog. Sending the named chunks again before the
+        org's first new value closes that gap (one full copy per org and process)."""
+        self.chunks_resent.add(org)
+        log = slot.dedup_log
+        orgs = self.orgs
+        for seq in range(log.base, log.next):
+            key = chunk_key(org, seq)
+            chunk = orgs.get(key)
+            if chunk is not None:
+                orgs[key] = chunk
 
     def _delete_unreferenced(self, partition: int) -> None:
         """Delete the chunks of values that are durable now. Until then a crash can bring
@@ -115,5 +137,6 @@ class OrgStore:
         unreferenced chunks stay behind)."""
         for org in [o for o in self.cache if self.home(o) in partitions]:
             del self.cache[org]
+        self.chunks_resent = {o for o in self.chunks_resent if self.home(o) not in partitions}
         for partition in partitions:
             self.unreferenced.pop(partition, None)

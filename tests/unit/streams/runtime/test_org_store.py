@@ -125,3 +125,28 @@ def test_the_roster_is_rebuilt_from_org_values_of_either_format() -> None:
     migrated = org_store.load("c")
     assert list(migrated.state.dedup.items()) == list(old.state.dedup.items())
     assert migrated.state.first_time_ms == parse_time_ms("2024-01-01T00:00:00Z")
+
+
+def test_a_new_process_writes_the_named_chunks_again_before_the_first_new_value() -> None:
+    # The local store may hold chunks whose changelog records a SIGKILL lost: a store of
+    # a new process (empty memory, same tables) re-sends every chunk the stored value
+    # names before its first value for that org, and only then.
+    writer, orgs = store()
+    slot = new_slot("a")
+    slot.state.latest_time_ms = 10**9
+    slot.state.dedup.update((i, 10**9) for i in range(CHUNK_IDS * 2 + 5))
+    writer.write(result(0, a=slot))
+    restarted = OrgStore(orgs, {}, lambda org: 0)
+    orgs.log.clear()
+    loaded = restarted.load("a")
+    loaded.state.dedup[10**6] = 10**9
+    restarted.write(result(0, a=loaded))
+    named = [("set", chunk_key("a", 0)), ("set", chunk_key("a", 1))]
+    assert orgs.log == [*named, ("set", b"a")]
+    orgs.log.clear()
+    restarted.write(result(0, a=loaded))
+    assert orgs.log == [("set", b"a")]
+    restarted.forget({0})
+    orgs.log.clear()
+    restarted.write(result(0, a=restarted.load("a")))
+    assert orgs.log == [*named, ("set", b"a")]
