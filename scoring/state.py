@@ -2,7 +2,8 @@
 
 Size (also in ``scoring/README.md``, "Size of an org's state"): the dedup memory is at
 most 20,000 ids of 16 bytes (64-bit hash + 64-bit stream time), packed as base64: <= 427 KB
-of JSON. The rest is bounded by retention (docs/scoring-rules.md section 3): 27 month
+of JSON (the streaming worker stores it apart from this JSON, in binary).
+The rest is bounded by retention (docs/scoring-rules.md section 3): 27 month
 buckets per signal (one small number each, a day bitmask for error_free_days), the exact
 times of binary-indicator events within their window, and latest-wins histories (config,
 purchases, profiles) from the retention window plus one older entry each. With the default
@@ -16,6 +17,7 @@ import binascii
 import itertools
 import struct
 from collections import OrderedDict
+from collections.abc import Collection
 from typing import Any
 
 from scoring.accumulators import Accumulator, LatestValues, accumulator_from_dict
@@ -103,12 +105,14 @@ class OrgState:
         )
 
 
-def state_to_dict(state: OrgState) -> dict[str, Any]:
-    """Plain JSON data (str keys, ints, strs, lists; Fractions as ``"n/d"``), versioned."""
-    # One struct call for all pairs: the worker writes this value after every batch.
-    pairs = state.dedup
-    packed = struct.pack(f"<{2 * len(pairs)}q", *itertools.chain.from_iterable(pairs.items()))
-    return {
+def state_to_dict(
+    state: OrgState, *, with_dedup: bool = True, signals: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Plain JSON data (str keys, ints, strs, lists; Fractions as ``"n/d"``), versioned.
+
+    ``with_dedup=False`` leaves the dedup memory out (the worker keeps it apart, in binary);
+    ``signals`` replaces the signals' data (the worker passes pre-encoded fragments)."""
+    data = {
         "v": STATE_VERSION,
         "org_id": state.org_id,
         "first": state.first_time_ms,
@@ -116,14 +120,33 @@ def state_to_dict(state: OrgState) -> dict[str, Any]:
         "seq": state.seq,
         "owned": dict(state.owned_since),
         "profiles": state.profiles.to_dict(),
-        "signals": {sid: [acc.to_dict() for acc in accs] for sid, accs in state.signals.items()},
-        "dedup": base64.b64encode(packed).decode("ascii"),
+        "signals": (
+            {sid: [acc.to_dict() for acc in accs] for sid, accs in state.signals.items()}
+            if signals is None
+            else signals
+        ),
     }
+    if with_dedup:
+        data["dedup"] = base64.b64encode(pack_dedup(state.dedup.items())).decode("ascii")
+    return data
+
+
+def pack_dedup(pairs: Collection[tuple[int, int]]) -> bytes:
+    """(hash, stored time) pairs (``dedup.items()``, oldest first) as little-endian int64s."""
+    # One struct call for all pairs.
+    return struct.pack(f"<{2 * len(pairs)}q", *itertools.chain.from_iterable(pairs))
+
+
+def unpack_dedup(packed: bytes) -> OrderedDict[int, int]:
+    """Inverse of :func:`pack_dedup`."""
+    flat = struct.unpack(f"<{len(packed) // 8}q", packed)
+    return OrderedDict(zip(flat[0::2], flat[1::2], strict=True))
 
 
 def state_from_dict(data: dict[str, Any]) -> OrgState:
     """Inverse of :func:`state_to_dict`; raises :class:`InvalidState` for data it did not
-    write (another version, a missing field, a wrong type)."""
+    write (another version, a missing field, a wrong type). Data without ``"dedup"``
+    (``with_dedup=False``) gives an empty dedup memory."""
     if not isinstance(data, dict) or data.get("v") != STATE_VERSION:
         version = data.get("v") if isinstance(data, dict) else None
         raise InvalidState(f"unsupported org state version {version!r}")
@@ -149,7 +172,6 @@ def _state_from_dict(data: dict[str, Any]) -> OrgState:
     state.signals = {
         str(sid): [accumulator_from_dict(a) for a in accs] for sid, accs in data["signals"].items()
     }
-    packed = base64.b64decode(data["dedup"])
-    flat = struct.unpack(f"<{len(packed) // 8}q", packed)
-    state.dedup = OrderedDict(zip(flat[0::2], flat[1::2], strict=True))
+    if "dedup" in data:
+        state.dedup = unpack_dedup(base64.b64decode(data["dedup"]))
     return state

@@ -61,15 +61,16 @@ class PassCounts:
 @dataclass(slots=True)
 class PassResult:
     """Everything one pass produces: send ``sends`` (awaiting their acks first when
-    ``must_wait``), then write ``org_values``, ``roster`` and ``clock``."""
+    ``must_wait``), then write ``org_values`` and ``clock``."""
 
     partition: int
     clock_value: PartitionClock
-    roster_view: dict[str, int]  # the partition's roster (org -> first month), updated
+    # The partition's roster (org -> first month), updated in place; the first month is
+    # written with the org's value, which is where a later assignment reads it.
+    roster_view: dict[str, int]
     sends: list[Outgoing] = field(default_factory=list)
     must_wait: bool = False
     org_values: dict[str, OrgSlot] = field(default_factory=dict)
-    roster: dict[str, int | None] = field(default_factory=dict)  # org -> first month
     clock: PartitionClock | None = None  # to write, when it changed enough
     wake_again: bool = False  # a recovery backlog remains: send another wake-up
     input_timestamp_s: float | None = None  # oldest input timestamp of a batch

@@ -2,7 +2,7 @@
 
 ``Scorer.run(partition, topic, value, now_s)`` takes one record of the internal topics
 (see ``streams.codec.internal``) and returns a ``PassResult``: the records to send, in
-order, the org values, roster entries and partition clock to write once they are sent, and
+order, the org values and partition clock to write once they are sent, and
 the counts the metrics report. It never awaits, logs or reads a clock: org values come
 through an ``OrgReader`` (the runtime's tables), the time through ``now_s``.
 
@@ -248,7 +248,7 @@ class Scorer:
         """A redelivered record was applied before a crash, but what it caused may not have
         reached the output (acks are awaited lazily): emit it again, same revisions."""
         work.counts.redelivered += 1
-        self._update_roster(work, org, slot)  # the crash may have hit between the writes
+        self._update_roster(work, org, slot)
         for event in events:
             work.clock_value.advance(event.time_ms)
         work.clock_dirty = True
@@ -410,5 +410,4 @@ class Scorer:
         if first is not None and roster.get(org) != first:
             if org not in roster:
                 work.counts.new_orgs += 1
-            roster[org] = first
-            work.roster[org] = first
+            roster[org] = first  # persisted in the org's value

@@ -59,7 +59,7 @@ class ScorerApp:
         parts = build_faust_app(settings, security, partitions)
         self.app = parts.app
         self.home_partitions: dict[str, int] = {}  # murmur2 in Python is slow: memoised
-        self.store = OrgStore(parts.orgs, parts.roster, parts.clocks, self.home_partition)
+        self.store = OrgStore(parts.orgs, parts.clocks, self.home_partition)
         self.scorer = Scorer(
             compile_catalog(catalog),
             scorer_config(settings, output_like_input=layout.output_partitions == partitions),
@@ -139,7 +139,8 @@ class ScorerApp:
         return home
 
     def _load_partition(self, partition: int) -> None:
-        """Rebuild a partition's roster and clock from the tables (after an assignment)."""
+        """Rebuild a partition's roster (a scan of the org values) and clock from the tables
+        (after an assignment)."""
         roster = self.store.roster_of(partition)
         self.scorer.load_partition(partition, roster, self.store.clock_of(partition))
         self.metrics.orgs.set(self.scorer.org_count())

@@ -5,6 +5,7 @@ Built by ``build_faust_app``; nothing is created at import time.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,14 +15,27 @@ from streams.config import MAX_REQUEST_BYTES, KafkaSecurity, Settings
 from streams.runtime.rewind import rewinding_consumer
 
 # Faust's table names; their changelog topics are ``{app_id}-{name}-changelog``.
-TABLES = ("orgs", "roster", "clocks")
+# (Workers before format 2 of the org value also had a ``roster`` table: no longer read.)
+TABLES = ("orgs", "clocks")
+
+
+class TrackedTable(faust.Table):  # type: ignore[type-arg]
+    """A table that remembers the changelog send of its latest write, so the caller can
+    tell when that write is durable (acknowledged, and its offset persisted locally: Faust
+    resolves the future and records the offset in one callback)."""
+
+    last_changelog: asyncio.Future[Any] | None = None
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        future = super().send_changelog(*args, **kwargs)
+        self.last_changelog = future
+        return future
 
 
 @dataclass(frozen=True, slots=True)
 class FaustParts:
     app: faust.App
-    orgs: Any  # faust Table[bytes, bytes]: org id -> OrgSlot
-    roster: Any  # org id -> first month
+    orgs: Any  # faust Table[bytes, bytes]: org id -> OrgSlot, and the orgs' dedup chunks
     clocks: Any  # partition -> PartitionClock
     source: faust.TopicT  # the internal events and control topics
 
@@ -80,11 +94,18 @@ def build_faust_app(settings: Settings, security: KafkaSecurity, partitions: int
     raw_schema: faust.Schema[bytes, bytes] = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    orgs, roster, clocks = (
-        app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions)
-        for name in TABLES
+    orgs = app.tables.add(
+        TrackedTable(
+            app,
+            name="orgs",
+            beacon=app.tables.beacon,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions,
+        )
     )
+    clocks = app.Table("clocks", key_type=bytes, value_type=bytes, partitions=partitions)
     source = app.topic(
         settings.events_topic, settings.control_topic, schema=raw_schema, partitions=partitions
     )
-    return FaustParts(app, orgs, roster, clocks, source)
+    return FaustParts(app, orgs, clocks, source)

@@ -81,6 +81,7 @@ class Scenario:
     partitions: int = 3
     batch: int = 20
     name: str = "rel"
+    dedup_horizon_ms: int = HORIZON_MS  # also give the workers CSS_DEDUP_HORIZON_SECONDS
     worker_env: Mapping[str, str] = field(default_factory=dict)
     # The address the workers use when it differs from the test's own (a SASL listener).
     worker_bootstrap: str | None = None
@@ -101,7 +102,7 @@ class Scenario:
             self.lines,
             load_catalog(None),
             grace_ms=GRACE_MS,
-            dedup_horizon_ms=HORIZON_MS,
+            dedup_horizon_ms=self.dedup_horizon_ms,
             now_ms=self.generated_at_ms,
         )
         assert self.offline.watermark_ms is not None

@@ -38,7 +38,7 @@ def test_a_redelivered_record_is_skipped_and_changes_nothing() -> None:
         COMPILED, slot, "t:0", 5, [event(1, "2025-01-10T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     assert first.accepted == 1 and not first.skipped
-    before = encode_slot(slot)
+    before = encode_slot(slot).value
     again = apply_org_record(
         COMPILED, slot, "t:0", 5, [event(2, "2025-01-11T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
@@ -46,7 +46,7 @@ def test_a_redelivered_record_is_skipped_and_changes_nothing() -> None:
         COMPILED, slot, "t:0", 3, [event(3, "2025-01-12T00:00:00Z")], dedup_horizon_ms=HORIZON
     )
     assert again.skipped and older.skipped
-    assert encode_slot(slot) == before
+    assert encode_slot(slot).value == before
 
 
 def test_offsets_are_tracked_per_input_partition() -> None:
@@ -75,7 +75,8 @@ def test_slot_round_trips_through_bytes() -> None:
     )
     slot.revisions[parse_period("2025-02")] = 2
     slot.live_owed = True
-    assert encode_slot(decode_slot(encode_slot(slot))) == encode_slot(slot)
+    value = encode_slot(slot).value
+    assert encode_slot(decode_slot(value, lambda seq: None)).value == value
 
 
 def test_a_late_event_reemits_every_closed_month_from_its_month() -> None:

@@ -111,7 +111,7 @@ def test_a_tick_past_a_month_end_sweeps_every_org_of_the_roster() -> None:
     scorer, orgs = make_scorer()
     first = run(scorer, orgs, batch(0, event(1, "2026-01-05T00:00:00Z", "a")))
     run(scorer, orgs, batch(1, event(2, "2026-01-06T00:00:00Z", "b")))
-    assert first.roster == {"a": month_of(parse_time_ms("2026-01-05T00:00:00Z"))}
+    assert first.roster_view["a"] == month_of(parse_time_ms("2026-01-05T00:00:00Z"))
     assert monthly(first.sends) == []
     swept = run(scorer, orgs, batch(2, event(3, "2026-02-01T00:00:01Z", kind="clock.tick")))
     assert sorted(monthly(swept.sends)) == [("2026-01", 0), ("2026-01", 0)]
@@ -169,7 +169,7 @@ def test_a_live_record_owed_before_a_restart_is_emitted_after_the_assignment() -
     slot.live_owed = True
     restarted, _ = make_scorer(interval=10.0)
     restarted.orgs = orgs
-    restarted.load_partition(0, dict(owed.roster), PartitionClock())
+    restarted.load_partition(0, dict(owed.roster_view), PartitionClock())
     woken = restarted.run(0, CONTROL, WAKE, NOW_S)
     assert [r["kind"] for r in records(woken.sends)] == ["live"]
     assert woken.must_wait and not woken.org_values["org-1"].live_owed
