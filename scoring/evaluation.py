@@ -32,6 +32,7 @@ from scoring.timeutil import (
     DAY_MS,
     days_in_month,
     format_day,
+    format_period,
     format_time_of_day,
     month_start_ms,
 )
@@ -98,6 +99,10 @@ class SignalPlan:
             self.applies = _OWN_PRODUCT
 
 
+# "HH:MM" of each minute of a day: the middle of a ``format_time_ms`` text.
+_MINUTE_TEXTS = tuple(f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(1440))
+
+
 class RecordPlan:
     """A catalog compiled for evaluation (part of
     :class:`scoring.compiled.CompiledCatalog`), with its memo tables: results derived
@@ -111,7 +116,9 @@ class RecordPlan:
         "index_of",
         "instant_indexes",
         "output_category_weights",
+        "period_texts",
         "rollup",
+        "second_texts",
         "signals",
     )
 
@@ -136,6 +143,9 @@ class RecordPlan:
         self.calendar: dict[int, tuple[int, int, int]] = {}
         # day since 1970-01-01 -> its "YYYY-MM-DDT" (``as_of`` of live records).
         self.day_texts: dict[int, str] = {}
+        # month index -> "YYYY-MM"; ms within a minute -> ":SS[.mmm]Z" (at most 60,000).
+        self.period_texts: dict[int, str] = {}
+        self.second_texts: dict[int, str] = {}
 
     def month_facts(self, month: int) -> tuple[int, int, int]:
         """(first ms, first ms of month + 1, days) of a month index, memoised."""
@@ -158,7 +168,20 @@ class RecordPlan:
             if len(self.day_texts) >= MAX_CALENDAR_MONTHS:
                 self.day_texts.clear()
             day_text = self.day_texts[days] = format_day(days)
-        return day_text + format_time_of_day(ms_of_day)
+        minute, ms_of_minute = divmod(ms_of_day, 60_000)
+        second_text = self.second_texts.get(ms_of_minute)
+        if second_text is None:
+            second_text = self.second_texts[ms_of_minute] = format_time_of_day(ms_of_minute)[5:]
+        return day_text + _MINUTE_TEXTS[minute] + second_text
+
+    def period_text(self, month: int) -> str:
+        """:func:`~scoring.timeutil.format_period`, memoised."""
+        text = self.period_texts.get(month)
+        if text is None:
+            if len(self.period_texts) >= MAX_CALENDAR_MONTHS:
+                self.period_texts.clear()
+            text = self.period_texts[month] = format_period(month)
+        return text
 
 
 class Derived:

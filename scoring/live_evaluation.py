@@ -32,7 +32,7 @@ from scoring.evaluation import (
     evaluate,
     signal_result,
 )
-from scoring.kinds import EvalContext, KindResult
+from scoring.kinds import FOREVER_MS, EvalContext, KindResult
 from scoring.state import OrgState
 from scoring.timeutil import month_of
 
@@ -40,7 +40,17 @@ from scoring.timeutil import month_of
 class _LiveMemo:
     """The last live evaluation of a state and what it was computed from."""
 
-    __slots__ = ("end_ms", "evaluation", "first_time_ms", "plan", "seq", "stable_until")
+    __slots__ = (
+        "always",
+        "end_ms",
+        "evaluation",
+        "first_time_ms",
+        "next_hold",
+        "plan",
+        "seq",
+        "stable_until",
+        "timed",
+    )
 
     def __init__(
         self,
@@ -55,9 +65,16 @@ class _LiveMemo:
         self.first_time_ms = first_time_ms
         self.end_ms = end_ms  # first instant after the evaluation's month
         self.evaluation = evaluation
-        # instant-reading signal index -> first instant its result may differ (absent:
-        # any instant)
+        # The applicable signals that read the instant (applicability changes only with
+        # a full evaluation): re-evaluated whenever T moves (``always``), or once T
+        # reaches their ``stable_until`` instant (``timed``; the earliest: ``next_hold``).
+        statuses = evaluation.statuses
+        signals = plan.signals
+        instant = [i for i in plan.instant_indexes if statuses[i] != NOT_APPLICABLE]
+        self.always = tuple(i for i in instant if signals[i].stable_until is None)
+        self.timed = frozenset(i for i in instant if signals[i].stable_until is not None)
         self.stable_until: dict[int, int] = {}
+        self.next_hold = FOREVER_MS
 
 
 def live_evaluation(plan: RecordPlan, state: OrgState, t_ms: int) -> Evaluation:
@@ -92,14 +109,18 @@ def live_evaluation(plan: RecordPlan, state: OrgState, t_ms: int) -> Evaluation:
     index_of = plan.index_of
     changed = {index_of[signal_id] for signal_id, seq in state.touched.items() if seq > since}
     if moved:
-        holds = memo.stable_until
-        changed.update(i for i in plan.instant_indexes if t_ms >= holds.get(i, 0))
+        changed.update(memo.always)
+        if t_ms >= memo.next_hold:
+            holds = memo.stable_until
+            changed.update(i for i in memo.timed if t_ms >= holds[i])
     statuses = previous.statuses
     changed = {index for index in changed if statuses[index] != NOT_APPLICABLE}
     if not changed and not moved:
         memo.seq = state.seq
         return previous
     evaluation = _reevaluate(plan, state, previous, ctx, changed, memo.stable_until)
+    if not memo.timed.isdisjoint(changed):
+        memo.next_hold = min(memo.stable_until[i] for i in memo.timed)
     memo.seq = state.seq
     memo.evaluation = evaluation
     return evaluation
@@ -184,9 +205,12 @@ def _full_live_evaluation(plan: RecordPlan, state: OrgState, t_ms: int) -> Evalu
     memo = _LiveMemo(plan, state.seq, state.first_time_ms, end_ms, evaluation)
     holds = memo.stable_until
     signals = plan.signals
-    for index, result in enumerate(evaluation.results):
+    results = evaluation.results
+    for index in memo.timed:
         stable_until = signals[index].stable_until
+        result = results[index]
         if stable_until is not None and result is not None:
             holds[index] = stable_until(state.signals.get(signals[index].id), ctx, result)
+    memo.next_hold = min(holds.values(), default=FOREVER_MS)
     state.live_memo = memo
     return evaluation

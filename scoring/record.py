@@ -38,7 +38,6 @@ from scoring.live_evaluation import live_evaluation
 from scoring.numbers import output_number, output_ratio
 from scoring.rollup import Totals, band, effective_weights
 from scoring.state import OrgState
-from scoring.timeutil import format_period
 
 if TYPE_CHECKING:
     from scoring.compiled import CompiledCatalog
@@ -182,7 +181,7 @@ def record_head(
         "schema": SCHEMA_ID,
         "org_id": state.org_id,
         "kind": kind,
-        "period": format_period(ctx.month),
+        "period": plan.period_text(ctx.month),
         "as_of": plan.time_text(ctx.t_ms),
         "revision": revision,
         "catalog": {"name": catalog.name, "version": catalog.version},
