@@ -75,6 +75,7 @@ class Ingestor:
             acks="all",
             linger_ms=2,
             max_request_size=MAX_REQUEST_BYTES,
+            compression_type="lz4",  # raw batches of JSON records
             **self.security.aiokafka_kwargs(),
         )
         await producer.start()
