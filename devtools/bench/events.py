@@ -7,8 +7,10 @@ to the wall clock is off by default and the bench never turns it on). The wall c
 rejects events more than one day ahead of it (``future_timestamp``) and paces the live
 records. So every throughput phase uses event times inside ``BENCH_MONTH`` (2026-06-01 up
 to 2026-06-25, never the wall clock) and no month closes by accident of the run date; the
-month-close phase closes June on purpose with a tick on July 2. The latency phase keeps
-wall-clock *differences* but shifts them into June too (``ShiftedClock``).
+month-close phase closes June on purpose with a tick on July 2 (and, to last long enough,
+the following months up to November, each with events of its own, as long as their ticks
+are not in the future). The latency phase keeps wall-clock *differences* but shifts them
+into June too (``ShiftedClock``).
 """
 
 from __future__ import annotations

@@ -38,6 +38,27 @@ def process_cpu_seconds(pid: int | None) -> float | None:
     return parse_stat_cpu_seconds(stat, os.sysconf("SC_CLK_TCK"))
 
 
+def parse_machine_busy_ticks(proc_stat: str) -> int:
+    """Busy clock ticks of all CPUs from ``/proc/stat``'s first line: user + nice + system
+    + irq + softirq + steal (everything but idle and iowait; guest time is already in
+    user)."""
+    fields = proc_stat.splitlines()[0].split()
+    if fields[0] != "cpu":
+        raise ValueError("not /proc/stat")
+    ticks = [int(value) for value in fields[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks
+    return user + nice + system + irq + softirq + steal
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all processes of the machine have used since boot (Linux)."""
+    try:
+        stat = Path("/proc/stat").read_text()
+    except OSError:
+        return None
+    return parse_machine_busy_ticks(stat) / os.sysconf("SC_CLK_TCK")
+
+
 def listening_inodes(proc_net_tcp: str, port: int) -> set[int]:
     """Socket inodes of ``/proc/net/tcp`` or ``tcp6`` text listening on ``port``."""
     inodes: set[int] = set()

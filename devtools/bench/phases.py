@@ -13,9 +13,9 @@ import time
 import uuid
 
 from devtools.bench.events import (
+    BENCH_MONTH_START_MS,
     DAY_MS,
     HEAVY_DAY_START_MS,
-    MONTH_CLOSE_TICK_MS,
     array_records,
     batched_records,
     heavy_org_lines,
@@ -30,10 +30,12 @@ from devtools.bench.scorer import (
     Measured,
     ScorerSession,
     SingleReference,
+    combine,
     progress,
     unique,
 )
 from devtools.bench.sizes import BATCH_EVENTS, PARTITIONS
+from scoring.timeutil import format_period, month_of, month_start_ms
 from streams.runtime.topics import create_topic
 
 # The single-event phase's figures that are also the headline keys of the JSON.
@@ -260,44 +262,68 @@ async def phase_two_workers(ctx: BenchContext) -> None:
 
 
 async def phase_month_close(ctx: BenchContext) -> None:
-    """``month_close_orgs`` orgs with events in the bench month, then one ``clock.tick``
-    per partition on the 2nd of the next month: every org gets its monthly record.
-    ``month_close_records_per_s`` = monthly records / (first -> last monthly record,
-    broker timestamps); ``month_close_*_per_event`` figures are per monthly record."""
+    """``month_close_orgs`` orgs with events in a month, then one ``clock.tick`` per
+    partition on the 2nd of the next month: every org gets its monthly record. Closing
+    10,000 orgs takes a second or two, so the close is repeated on the following months
+    (new events for every org, then the next tick) until the closes have lasted
+    ``month_close_min_seconds`` together (at most ``month_close_max_months``; only months
+    whose tick is not in the future). ``month_close_records_per_s`` = monthly records /
+    the sum over the closes of (first -> last monthly record, broker timestamps);
+    ``month_close_*_per_event`` figures are per monthly record, over the closes only."""
     sizes = ctx.sizes
     orgs, per_org = sizes.month_close_orgs, sizes.month_close_events_per_org
     topic = unique("close-in")
     await create_topic(ctx.bootstrap, topic, PARTITIONS)
-    progress(f"month close: {orgs} orgs, {per_org} events each, then a tick per partition")
-    await produce(ctx.bootstrap, topic, batched_records(orgs, orgs * per_org, per_org))
+    first_month = month_of(BENCH_MONTH_START_MS)
+    now_ms = int(time.time() * 1000)
+    months = [
+        first_month + k
+        for k in range(sizes.month_close_max_months)
+        if month_start_ms(first_month + k + 1) + DAY_MS <= now_ms
+    ] or [first_month]
     session = ScorerSession(ctx, "close", topic)
     session.start()
+    closes: list[Measured] = []
+    spans: list[float] = []
     try:
-        await session.wait_done()
-        baseline = await session.offsets()
-        before = session.sample()
-        ticks = {p: tick_line(MONTH_CLOSE_TICK_MS, p) for p in range(PARTITIONS)}
-        await produce_to_partitions(ctx.bootstrap, topic, ticks)
-        window = await session.wait_done(start=before)
-        measured = await session.measure(max(orgs, 1), window, baseline)
+        for month in months:
+            progress(
+                f"month close: {orgs} orgs, {per_org} events each in {format_period(month)}, "
+                "then a tick per partition"
+            )
+            records = batched_records(orgs, orgs * per_org, per_org, month_start_ms(month))
+            await produce(ctx.bootstrap, topic, records)
+            await session.wait_done()
+            baseline = await session.offsets()
+            before = session.sample()
+            tick_ms = month_start_ms(month + 1) + DAY_MS
+            ticks = {p: tick_line(tick_ms, p) for p in range(PARTITIONS)}
+            await produce_to_partitions(ctx.bootstrap, topic, ticks)
+            window = await session.wait_done(start=before)
+            measured = await session.measure(max(orgs, 1), window, baseline)
+            closes.append(measured)
+            output = measured.scans["output"]
+            span = _seconds(output.monthly_first_ts, output.monthly_last_ts)
+            spans.append(span or 0.0)
+            progress(f"    {output.monthly} monthly records in {span} s")
+            if sum(spans) >= sizes.month_close_min_seconds:
+                break
     finally:
         session.stop()
-    output = measured.scans["output"]
+    measured = combine(closes)
+    monthly = measured.scans["output"].monthly
     results = ctx.results
     results["month_close_orgs"] = orgs
-    results["month_close_records"] = output.monthly
+    results["month_close_months"] = len(closes)
+    results["month_close_records"] = monthly
     results["month_close_worker_restarts"] = session.restarts
-    span = _seconds(output.monthly_first_ts, output.monthly_last_ts)
-    rate = _rate(output.monthly, span) if output.monthly > 1 else None
+    total = sum(spans)
+    rate = monthly / total if monthly > len(closes) and total > 0 else None
     results["month_close_records_per_s"] = None if rate is None else round(rate)
-    results["month_close_seconds"] = None if span is None else round(span, 2)
-    if output.monthly_last_ts is not None:
-        results["month_close_seconds_from_tick"] = round(
-            output.monthly_last_ts / 1000 - before.wall, 2
-        )
+    results["month_close_seconds"] = round(total, 2)
     results.update(measured.figures("month_close"))
     shown = "n/a" if rate is None else f"{rate:,.0f}"
-    progress(f"    {output.monthly} monthly records, {shown} records/s")
+    progress(f"    {monthly} monthly records in {len(closes)} closes, {shown} records/s")
 
 
 # --- heavy org ------------------------------------------------------------------------------

@@ -28,8 +28,9 @@ month (``devtools.bench.events``: no month closes by accident of the run date).
   min(2, cores / (worker cores + broker cores of the single run)) (``phases``);
 - latency (c): a live stream at 50 % of the single rate (or ``--rate``);
 - memory (d): peak RSS and RocksDB size at two org counts, recovery of the larger state;
-- month-close (f): 10,000 orgs, then a tick per partition closes the month:
-  ``month_close_records_per_s`` = monthly records / (first -> last monthly record);
+- month-close (f): 10,000 orgs, then a tick per partition closes the month, repeated on
+  the following months until the closes lasted 10 s: ``month_close_records_per_s`` =
+  monthly records / the sum of (first -> last monthly record) over the closes;
 - heavy-org (g): the changelog bytes one event costs an org with a full dedup memory
   (20,000 ids over 24 h) and one with 100 ids, and the in-process encoding time.
 
@@ -101,6 +102,9 @@ async def run_phases(
             "cpus": os.cpu_count(),
             "phases": list(phases),
             "broker_pid_known": broker_pid is not None,
+            # The machine may be shared: its load around the run, and per phase
+            # ``*_other_busy_cores`` (CPU used by processes other than workers and broker).
+            "load_average_1m_start": round(os.getloadavg()[0], 2),
         }
     )
     started = time.monotonic()
@@ -112,6 +116,7 @@ async def run_phases(
             ctx.results[f"phase_seconds_{name.replace('-', '_')}"] = seconds
             progress(f"phase {name}: {seconds} s")
     ctx.results["bench_seconds"] = round(time.monotonic() - started, 1)
+    ctx.results["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     return ctx.results
 
 

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from devtools.bench.measure import (
     TOPIC_CLASSES,
     classify_topic,
     delta,
+    machine_busy_seconds,
     per_event,
     process_cpu_seconds,
     sum_known,
@@ -60,6 +62,7 @@ class CpuSample:
     wall: float
     workers: tuple[float | None, ...]
     broker: float | None
+    machine: float | None = None  # every process of the machine (/proc/stat)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,16 @@ class Window:
     @property
     def broker_cpu_s(self) -> float | None:
         return delta(self.end.broker, self.start.broker)
+
+    @property
+    def machine_cpu_s(self) -> float | None:
+        return delta(self.end.machine, self.start.machine)
+
+    def cores(self, cpu_s: float | None) -> float | None:
+        """Average cores busy over the window."""
+        if cpu_s is None or self.seconds <= 0:
+            return None
+        return cpu_s / self.seconds
 
 
 @dataclass
@@ -104,8 +117,15 @@ class Measured:
 
     def figures(self, prefix: str) -> dict[str, Any]:
         events = self.events
+        window = self.window
+        machine, ours = window.machine_cpu_s, sum_known([window.worker_cpu_s, window.broker_cpu_s])
+        others = None if machine is None or ours is None else max(0.0, machine - ours)
         out: dict[str, Any] = {
             f"{prefix}_window_seconds": round(self.window.seconds, 2),
+            # Cores busy on the machine over the window, and in processes other than the
+            # workers and the broker (the bench itself, other work on a shared machine).
+            f"{prefix}_machine_busy_cores": _round(window.cores(window.machine_cpu_s), 2),
+            f"{prefix}_other_busy_cores": _round(window.cores(others), 2),
             f"{prefix}_worker_cpu_seconds": _round(self.window.worker_cpu_s, 2),
             f"{prefix}_broker_cpu_seconds": _round(self.window.broker_cpu_s, 2),
             f"{prefix}_worker_cpu_us_per_event": _round(
@@ -130,6 +150,34 @@ class Measured:
             per_event(float(output.live if output else 0), events), 3
         )
         return out
+
+
+def combine(parts: Sequence[Measured]) -> Measured:
+    """Several measured stretches as one: events, records, scans and CPU summed (the
+    window's samples then hold sums, not readings)."""
+    if not parts:
+        raise ValueError("nothing to combine")
+
+    def total(values: Iterable[float | None]) -> float | None:
+        return sum_known(values)
+
+    windows = [part.window for part in parts]
+    workers = len(windows[0].start.workers)
+    start = CpuSample(0.0, (0.0,) * workers, 0.0, 0.0)
+    worker_sums = tuple(
+        total(delta(w.end.workers[i], w.start.workers[i]) for w in windows) for i in range(workers)
+    )
+    end = CpuSample(
+        sum(w.seconds for w in windows),
+        worker_sums,
+        total(w.broker_cpu_s for w in windows),
+        total(w.machine_cpu_s for w in windows),
+    )
+    records = {c: sum(part.records.get(c, 0) for part in parts) for c in TOPIC_CLASSES}
+    scans = {
+        c: merge_scans(part.scans[c] for part in parts if c in part.scans) for c in TOPIC_CLASSES
+    }
+    return Measured(sum(part.events for part in parts), Window(start, end), records, scans)
 
 
 def _round(value: float | None, digits: int) -> float | None:
@@ -226,6 +274,7 @@ class ScorerSession:
             time.time(),
             tuple(proc.cpu_seconds() for proc in self.procs),
             self.ctx.broker_cpu_seconds(),
+            machine_busy_seconds(),
         )
 
     def peak_rss_mb(self) -> float | None:

@@ -40,6 +40,8 @@ class BenchSizes:
     memory_events_per_org: int
     month_close_orgs: int
     month_close_events_per_org: int
+    month_close_min_seconds: float  # repeat the close on later months until this long
+    month_close_max_months: int
     heavy_org_ids: int
     heavy_org_small_ids: int
     faust_naive_events: int
@@ -59,6 +61,8 @@ class BenchSizes:
                 memory_events_per_org=2,
                 month_close_orgs=min(orgs, 50),
                 month_close_events_per_org=2,
+                month_close_min_seconds=0.0,
+                month_close_max_months=1,
                 heavy_org_ids=1_000,
                 heavy_org_small_ids=100,
                 faust_naive_events=1_000,
@@ -76,6 +80,8 @@ class BenchSizes:
             memory_events_per_org=2,
             month_close_orgs=orgs,
             month_close_events_per_org=2,
+            month_close_min_seconds=10.0,
+            month_close_max_months=6,  # June .. November 2026
             heavy_org_ids=20_000,
             heavy_org_small_ids=100,
             # The naive Faust peer does ~2,000-3,000 events/s: >= 10 s of work.

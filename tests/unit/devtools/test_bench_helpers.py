@@ -28,6 +28,8 @@ from devtools.bench.measure import (
     bootstrap_port,
     classify_topic,
     listening_inodes,
+    machine_busy_seconds,
+    parse_machine_busy_ticks,
     parse_stat_cpu_seconds,
     percentile,
     pid_listening_on,
@@ -35,7 +37,7 @@ from devtools.bench.measure import (
     speedup_ceiling,
 )
 from devtools.bench.report import format_table
-from devtools.bench.scorer import CpuSample, Measured, Window
+from devtools.bench.scorer import CpuSample, Measured, Window, combine
 from scoring.timeutil import format_time_ms, month_of
 from streams.codec.decoding import decode_record
 
@@ -77,6 +79,15 @@ def test_process_cpu_seconds_of_this_process_and_of_none() -> None:
     seconds = process_cpu_seconds(os.getpid())
     assert seconds is not None and seconds >= 0.0
     assert process_cpu_seconds(None) is None
+
+
+def test_machine_busy_ticks_leave_out_idle_and_iowait() -> None:
+    stat = "cpu  100 5 20 9000 70 1 2 3 0 0\ncpu0 50 2 10 4500 35 0 1 1 0 0\n"
+    assert parse_machine_busy_ticks(stat) == 100 + 5 + 20 + 1 + 2 + 3
+    with pytest.raises(ValueError):
+        parse_machine_busy_ticks("intr 1 2 3\n")
+    busy = machine_busy_seconds()
+    assert busy is not None and busy > 0
 
 
 PROC_NET_TCP = """\
@@ -159,6 +170,27 @@ def test_measured_figures_per_event_and_scaled_bytes() -> None:
     assert figures["p_dlq_bytes_per_event"] == 0.0
     assert figures["p_live_records_per_event"] == 0.5
     assert figures["p_window_seconds"] == 10.0
+
+
+def test_combine_sums_stretches() -> None:
+    def part(worker: float, broker: float, seconds: float, monthly: int) -> Measured:
+        scan = TopicScan()
+        for ts in range(monthly):
+            scan.add(b"k", b'{"kind":"monthly"}', ts)
+        window = Window(
+            CpuSample(10.0, (1.0,), 2.0, 5.0),
+            CpuSample(10.0 + seconds, (1.0 + worker,), 2.0 + broker, 5.0 + worker + broker),
+        )
+        return Measured(monthly, window, {"output": monthly}, {"output": scan})
+
+    both = combine([part(1.0, 0.5, 2.0, 3), part(2.0, 0.5, 4.0, 5)])
+    assert both.events == 8
+    assert both.window.seconds == 6.0
+    assert both.window.worker_cpu_s == 3.0 and both.window.broker_cpu_s == 1.0
+    assert both.records["output"] == 8 and both.scans["output"].monthly == 8
+    figures = both.figures("m")
+    assert figures["m_machine_busy_cores"] == round(4.0 / 6.0, 2)
+    assert figures["m_other_busy_cores"] == 0.0
 
 
 def test_unknown_cpu_gives_none() -> None:
