@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -21,7 +22,7 @@ from devtools.bench.events import (
     synthetic_events,
     tick_line,
 )
-from devtools.bench.heavy_org import encode_us, org_value_from_lines
+from devtools.bench.heavy_org import encode_us, org_value_from_lines, written_bytes
 from devtools.bench.kafka_io import TopicScan, merge_scans
 from devtools.bench.latency import latency_of
 from devtools.bench.measure import (
@@ -255,6 +256,12 @@ def test_heavy_org_value_encodes() -> None:
     slot = org_value_from_lines("org-h", [lines[:100], lines[100:]], DECODER_NOW_MS)
     micros, size = encode_us(slot, repeats=3)
     assert micros > 0 and size > 250 * 10  # every id is remembered
+
+
+def test_written_bytes_of_a_value_or_a_value_with_chunks() -> None:
+    dedup = SimpleNamespace(sealed=[(1, b"c" * 30), (2, b"d" * 20)])
+    assert written_bytes(b"abc") == 3
+    assert written_bytes(SimpleNamespace(value=b"v" * 10, dedup=dedup)) == 60
 
 
 def test_check_wall_clock() -> None:
