@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 import orjson
 from bench_fold import make_events  # this script's directory is on sys.path
 
-from devtools.bench.run import event_line
+from devtools.bench.events import event_line
 from scoring.compiled import CompiledCatalog, compile_catalog
 from scoring.events import Event
 from scoring.fold import DEFAULT_DEDUP_HORIZON_MS, Outcome, apply_event, prune
