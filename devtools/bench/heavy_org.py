@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Sequence
 
-from scoring.compiled import compile_catalog
+from scoring.compiled import CompiledCatalog, compile_catalog
 from scoring.events import Event
 from scoring.fold import DEFAULT_DEDUP_HORIZON_MS, prune
 from streams.codec.catalog import load_catalog
@@ -30,10 +30,18 @@ def org_value_from_lines(
 ) -> OrgSlot:
     """The value of ``org`` after the worker applied ``records`` (each a list of event
     lines of one input record) in order, pruned after each as the worker's pass does."""
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    compiled = compile_catalog(load_catalog(None))
     slot = new_slot(org)
-    for offset, lines in enumerate(records):
+    apply_lines(slot, records, 0, now_ms)
+    return slot
+
+
+def apply_lines(
+    slot: OrgSlot, records: Sequence[Sequence[bytes]], first_offset: int, now_ms: int | None
+) -> None:
+    """Apply ``records`` to ``slot`` at input offsets from ``first_offset``, as the pass."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    compiled = _compiled()
+    for offset, lines in enumerate(records, start=first_offset):
         events: list[Event] = []
         for line in lines:
             events.extend(event for _, event in decode_record(line, now).events)
@@ -41,7 +49,15 @@ def org_value_from_lines(
             compiled, slot, SOURCE, offset, events, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS
         )
         prune(slot.state, dedup_horizon_ms=DEFAULT_DEDUP_HORIZON_MS)
-    return slot
+
+
+_COMPILED: list[CompiledCatalog] = []
+
+
+def _compiled() -> CompiledCatalog:
+    if not _COMPILED:
+        _COMPILED.append(compile_catalog(load_catalog(None)))
+    return _COMPILED[0]
 
 
 def written_bytes(write: object) -> int:
@@ -55,13 +71,18 @@ def written_bytes(write: object) -> int:
     return len(value) + sum(len(chunk) for _, chunk in sealed)
 
 
-def encode_us(slot: OrgSlot, repeats: int = 15) -> tuple[float, int]:
-    """(median microseconds, bytes) of encoding ``slot`` for one table write."""
+def encode_us(slot: OrgSlot, next_lines: Sequence[bytes], first_offset: int) -> tuple[float, int]:
+    """(median microseconds, median bytes) of one table write of ``slot``, each after one
+    more event of ``next_lines`` was applied (untimed), as the worker writes after a pass;
+    the first write (which may carry the whole dedup memory of a value never written) is
+    left out."""
+    encode_slot(slot)
     times = []
-    size = 0
-    for _ in range(repeats):
+    sizes = []
+    for index, line in enumerate(next_lines):
+        apply_lines(slot, [[line]], first_offset + index, None)
         began = time.perf_counter()
         write = encode_slot(slot)
         times.append((time.perf_counter() - began) * 1e6)
-        size = written_bytes(write)
-    return statistics.median(times), size
+        sizes.append(written_bytes(write))
+    return statistics.median(times), int(statistics.median(sizes))

@@ -8,13 +8,15 @@ month (``devtools.bench.events``: no month closes by accident of the run date).
 - raw (a): ``getmany`` + ``orjson.loads`` of a 4-partition topic of single-event records;
 - single (b): the scorer end to end (``csscore worker`` subprocess) on that topic
   (200,000 events over 10,000 orgs by default). ``single_events_per_s`` = events / (first
-  -> last changelog record of the worker's tables), from the worker's own clock: the
-  broker CreateTime its producer stamps on the state write of an applied event. Faust's
-  producer buffer may send those writes well after the pass that made them: the span then
-  runs to the last state write the events caused. ``single_tail_seconds`` = last
-  changelog record -> last score record (the deferred live records; negative when the
-  state writes trail the output); ``single_events_per_s_output_span`` = events / (first ->
-  last score record); ``single_events_per_s_from_start`` = events / (worker start -> last
+  -> last apply), from the worker's own clock: its gauges
+  ``css_first_applied_timestamp_seconds`` / ``css_last_applied_timestamp_seconds``
+  (scraped at the end; a worker without them, e.g. an older commit: first -> last
+  changelog record instead, ``single_rate_basis`` says which). ``single_tail_seconds`` =
+  last apply -> last score record (the deferred live records);
+  ``single_changelog_drain_seconds`` = last apply -> last changelog record (Faust's
+  producer buffer sends state writes after the pass that made them);
+  ``single_events_per_s_output_span`` = events / (first -> last score record);
+  ``single_events_per_s_from_start`` = events / (worker start -> last
   score record). Per phase: worker and broker CPU per event (``/proc``, over the
   window from the worker's first changelog record to its last write or commit), records
   produced per event per topic class (end-offset deltas: output, changelogs, internal

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -224,6 +226,29 @@ class SingleReference:
     events_per_s: float
     events_per_s_from_start: float
     window: Window
+    # events / first -> last changelog record: what the two-worker rate is compared with
+    # (two workers have no single applied span)
+    changelog_events_per_s: float = 0.0
+
+
+_METRICS_URL = re.compile(rb"metrics on (http://[0-9.]+:[0-9]+/metrics)")
+_GAUGE = re.compile(rb"^css_(first|last)_applied_timestamp_seconds ([0-9.e+]+)$", re.M)
+
+
+def applied_gauges(log_path: Path) -> tuple[float, float] | None:
+    """The applied-time gauges of the worker whose log is ``log_path`` (its metrics URL is
+    in the log), scraped now; None when absent or zero."""
+    try:
+        urls = _METRICS_URL.findall(log_path.read_bytes())
+        if not urls:
+            return None
+        with urllib.request.urlopen(urls[-1].decode(), timeout=5) as response:
+            text = response.read()
+    except OSError:
+        return None
+    values = {name: float(value) for name, value in _GAUGE.findall(text)}
+    first, last = values.get(b"first", 0.0), values.get(b"last", 0.0)
+    return (first, last) if first > 0 and last >= first else None
 
 
 @dataclass
@@ -237,6 +262,7 @@ class ScorerSession:
     env: dict[str, str] = field(default_factory=dict)
     app_id: str = ""
     procs: list[WorkerProcess] = field(default_factory=list)
+    applied: tuple[float, float] | None = None  # (first, last) apply, once measured
 
     def __post_init__(self) -> None:
         self.app_id = self.app_id or unique(self.label)
@@ -276,6 +302,14 @@ class ScorerSession:
             self.ctx.broker_cpu_seconds(),
             machine_busy_seconds(),
         )
+
+    def applied_span(self) -> tuple[float, float] | None:
+        """(first, last) wall time at which the worker applied input events, from its own
+        gauges (``css_first/last_applied_timestamp_seconds``); None for several workers, a
+        restarted one, or a worker without those gauges."""
+        if len(self.procs) != 1 or self.procs[0].starts != 1:
+            return None
+        return applied_gauges(self.procs[0].log_path)
 
     def peak_rss_mb(self) -> float | None:
         known = [value for value in (proc.peak_rss_mb() for proc in self.procs) if value]

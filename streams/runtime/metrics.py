@@ -118,6 +118,17 @@ class Metrics:
             "Wall-clock time at which the worker last processed an input record.",
             registry=r,
         )
+        self.first_applied = Gauge(
+            "css_first_applied_timestamp_seconds",
+            "Wall-clock time at which this worker process first applied input events.",
+            registry=r,
+        )
+        self.last_applied = Gauge(
+            "css_last_applied_timestamp_seconds",
+            "Wall-clock time at which the worker last applied input events (a pass that "
+            "consumed events; wake-ups and ticks alone do not count).",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "css_consumer_lag_records",
             "Records between the worker's position and the end of each input partition.",

@@ -14,6 +14,7 @@ class PassMetrics:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self.org_bands: dict[str, tuple[str, ...]] = {}
+        self.applied_before = False
 
     def report(self, result: PassResult, now_s: float) -> None:
         metrics, counts = self.metrics, result.counts
@@ -30,6 +31,11 @@ class PassMetrics:
         metrics.late.inc(counts.late)
         metrics.redelivered.inc(counts.redelivered)
         metrics.orgs.inc(counts.new_orgs)
+        if counts.consumed:
+            if not self.applied_before:
+                self.applied_before = True
+                metrics.first_applied.set(now_s)
+            metrics.last_applied.set(now_s)
         for org, record in result.live_records:
             self._observe_bands(org, record)
         self._observe_clock(result.partition, result.clock_value, now_s)

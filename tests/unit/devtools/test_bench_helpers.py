@@ -254,8 +254,10 @@ def test_heavy_org_lines_are_valid_distinct_and_rising() -> None:
 def test_heavy_org_value_encodes() -> None:
     lines = heavy_org_lines("org-h", 250, BENCH_MONTH_START_MS, 86_400_000, "r")
     slot = org_value_from_lines("org-h", [lines[:100], lines[100:]], DECODER_NOW_MS)
-    micros, size = encode_us(slot, repeats=3)
-    assert micros > 0 and size > 250 * 10  # every id is remembered
+    later = heavy_org_lines("org-h", 3, BENCH_MONTH_START_MS + 86_400_000, 3_000, "later")
+    micros, size = encode_us(slot, later, 2)
+    assert micros > 0 and size > 0
+    assert len(slot.state.dedup) >= 250  # the ids of the last 24 h, the later ones too
 
 
 def test_written_bytes_of_a_value_or_a_value_with_chunks() -> None:
