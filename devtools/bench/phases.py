@@ -351,9 +351,12 @@ async def phase_month_close(ctx: BenchContext) -> None:
 
 async def phase_heavy_org(ctx: BenchContext) -> None:
     """The changelog bytes one event costs an org holding many event ids (its dedup
-    memory full: ``heavy_org_ids`` ids over 24 h) and one holding few.
+    memory full: ``heavy_org_ids`` ids over 24 h) and the same org holding few.
 
-    Two orgs are loaded (records of 100 events), then one new event is sent to each in
+    Two orgs with the same history size are loaded (records of 100 events): the heavy
+    one has all ``heavy_org_ids`` events in the last 24 h (every id remembered), the
+    other ``heavy_org_small_ids`` of them in that day and the rest on the 25 days before
+    (ids past the 24 h dedup horizon are forgotten). Then one new event is sent to each in
     turn; ``heavy_org_flush_bytes[_100_ids]`` = key + value bytes of the changelog records
     the worker wrote from that event until it was idle again, read back. ``heavy_org_
     flush_us`` = median in-process time to encode the heavy org's value once
@@ -366,8 +369,15 @@ async def phase_heavy_org(ctx: BenchContext) -> None:
         ("bench-heavy-org-1", sizes.heavy_org_ids, "heavy_org_flush_bytes"),
         ("bench-heavy-org-2", sizes.heavy_org_small_ids, "heavy_org_flush_bytes_100_ids"),
     )
+    older = sizes.heavy_org_ids - sizes.heavy_org_small_ids  # the small org's older events
     loads = {
-        org: heavy_org_lines(org, ids, HEAVY_DAY_START_MS, DAY_MS, run) for org, ids, _ in orgs
+        org: (
+            heavy_org_lines(org, older, BENCH_MONTH_START_MS, 25 * DAY_MS, run + "o")
+            if older > 0 and ids < sizes.heavy_org_ids
+            else []
+        )
+        + heavy_org_lines(org, ids, HEAVY_DAY_START_MS, DAY_MS, run)
+        for org, ids, _ in orgs
     }
     progress(f"heavy org: {sizes.heavy_org_ids} and {sizes.heavy_org_small_ids} event ids")
     for org, lines in loads.items():
