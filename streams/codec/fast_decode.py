@@ -25,14 +25,13 @@ orjson keeps the last; a second ``type`` that differs from the first is an error
 records that both paths decide the same (events with their data, types and key order;
 rejections with reason, detail, index and raw bytes).
 
-Cost (``benchmarks/bench_decode.py``, CPU µs per valid event, median of 5, shared 2-core
-machine under load, 2026-12-02): single events 2.25 (generated telemetry) and 2.0 (the
-end-to-end bench's records) against 3.85 and 3.4 for the reference decoder, 0.58-0.59 of
-it; 100-event batches 1.5 against 3.2 (0.49). What remains per single event, measured by
-cutting the function short: msgspec's parse and checks ~0.6 (``orjson.loads`` alone is
-~0.8), the time ~0.5 (four slices and lookups), building the ``Event`` ~0.35 (six slot
-stores), the data dict ~0.3, the ``DecodedRecord`` ~0.3. Every piece left is a handful of
-interpreter operations; an invalid record costs the fast attempt plus the reference decoder.
+Cost (CPU µs per valid event of the end-to-end bench's single-event records, median of
+5, shared 2-core machine, 2026-12-06): 3.2 against 5.05 for the decoder of the commit
+before this path existed (0.63x). What remains per event, measured by cutting the function
+short: msgspec's parse and checks ~0.63 (``orjson.loads`` alone is ~0.94), the time ~0.55
+(three slices and lookups), the data dict ~0.4 (``to_builtins``), the ``Event`` ~0.5
+(six slot stores). Every piece left is a handful of interpreter operations; an invalid
+record costs the fast attempt plus the reference decoder.
 """
 
 from __future__ import annotations
