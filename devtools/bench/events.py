@@ -33,6 +33,9 @@ BENCH_MONTH_END_MS = parse_time_ms("2026-07-01T00:00:00Z")
 MONTH_CLOSE_TICK_MS = BENCH_MONTH_END_MS + DAY_MS
 LATENCY_ANCHOR_MS = parse_time_ms("2026-06-26T00:00:00Z")  # the latency run's event "now"
 HEAVY_DAY_START_MS = parse_time_ms("2026-06-27T00:00:00Z")  # the heavy org's 24 h
+# The month-close phase's first month: early enough that ten closes of 10,000 orgs (about
+# 10 s) fit before today (a tick may not lie in the future).
+MONTH_CLOSE_START_MS = parse_time_ms("2025-01-01T00:00:00Z")
 
 # A realistic mix of the high-volume event types (spec 7), weighted by how often the
 # generator of devtools/generate.py emits them; each entry: (type, source, data JSON).

@@ -16,6 +16,7 @@ from devtools.bench.events import (
     BENCH_MONTH_START_MS,
     DAY_MS,
     HEAVY_DAY_START_MS,
+    MONTH_CLOSE_START_MS,
     array_records,
     batched_records,
     heavy_org_lines,
@@ -294,7 +295,7 @@ async def phase_month_close(ctx: BenchContext) -> None:
     orgs, per_org = sizes.month_close_orgs, sizes.month_close_events_per_org
     topic = unique("close-in")
     await create_topic(ctx.bootstrap, topic, PARTITIONS)
-    first_month = month_of(BENCH_MONTH_START_MS)
+    first_month = month_of(MONTH_CLOSE_START_MS)
     now_ms = int(time.time() * 1000)
     months = [
         first_month + k
