@@ -79,3 +79,6 @@ class PassResult:
     live_records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     counts: PassCounts = field(default_factory=PassCounts)
     clock_dirty: bool = False
+    # org -> the oldest month this pass emitted a monthly record for: its buckets may be
+    # pruned only once that record is acknowledged (``Scorer._finish``).
+    oldest_monthly: dict[str, int] = field(default_factory=dict)

@@ -22,8 +22,8 @@ What one pass does (docs/scoring-rules.md sections 3 and 10):
 5. the live record of an org is emitted at most once per live interval; a deferred one is
    remembered in the org's value (``live_owed``) and flushed when due, or after a restart;
 6. ``must_wait`` says the sends must be acknowledged before the values are written: when a
-   write would clear something owed (a sweep, a live record owed after a crash) or a record
-   was dead-lettered or re-keyed. Otherwise a crash re-reads the record, and step 2 makes
+   write would clear something owed (a sweep, a live record owed after a crash, the buckets
+   of a month whose record this pass emitted) or a record was dead-lettered or re-keyed. Otherwise a crash re-reads the record, and step 2 makes
    that harmless.
 """
 
@@ -35,7 +35,7 @@ import orjson
 
 from scoring.compiled import CompiledCatalog
 from scoring.events import Event
-from scoring.fold import RETENTION_MONTHS, TOO_OLD_MONTHS, prune
+from scoring.fold import RETENTION_MONTHS, prune
 from scoring.record import monthly_record
 from scoring.timeutil import month_of
 from streams.codec.decoding import Rejection
@@ -256,10 +256,14 @@ class Scorer:
         first = slot.state.first_month
         latest = slot.state.latest_time_ms
         if closed is not None and first is not None and latest is not None:
-            # Months more than TOO_OLD_MONTHS before the org's latest cannot have changed
-            # (too_old), and their buckets may be pruned already.
-            oldest_touchable = month_of(latest) - TOO_OLD_MONTHS
-            start = max(first, oldest_touchable, min(month_of(e.time_ms) for e in events))
+            # Every closed month from the record's oldest event on: an org's first record
+            # may span more than TOO_OLD_MONTHS (each event was recent when applied). A
+            # month whose buckets are pruned already had its records acknowledged before
+            # the pruned value was written (_finish), so it is not owed again.
+            start = max(first, min(month_of(e.time_ms) for e in events))
+            pruned = slot.state.pruned_month
+            if pruned is not None:
+                start = max(start, pruned)
             for month in range(start, closed + 1):
                 self._emit_monthly(work, slot, month, slot.revisions.get(month, 0))
         self._emit_live(work, org, slot, now_s)
@@ -305,9 +309,15 @@ class Scorer:
         self._sweep_closed_months(work)
         self._flush_due_live(work, now_s)
         self._drain_recovery_backlog(work, now_s)
-        for slot in work.org_values.values():
+        for org, slot in work.org_values.items():
             latest = slot.state.latest_time_ms
             if latest is not None:
+                oldest = work.oldest_monthly.get(org)
+                if oldest is not None and oldest < month_of(latest) - RETENTION_MONTHS:
+                    # This pass owes records of months the prune drops: they must be
+                    # acknowledged before the pruned value is written, or a crash in
+                    # between leaves a value that can no longer emit them again.
+                    work.must_wait = True
                 prune(slot.state, dedup_horizon_ms=self.config.dedup_horizon_ms)
                 prune_revisions(slot, month_of(latest) - RETENTION_MONTHS + 1)
         if self._clock_needs_write(work):
@@ -344,7 +354,11 @@ class Scorer:
     def _emit_monthly(self, work: PassResult, slot: OrgSlot, month: int, revision: int) -> None:
         record = monthly_record(self.compiled, slot.state, month, revision=revision)
         work.counts.emitted["monthly"] += 1
-        key = slot.state.org_id.encode()
+        org = slot.state.org_id
+        oldest = work.oldest_monthly.get(org)
+        if oldest is None or month < oldest:
+            work.oldest_monthly[org] = month
+        key = org.encode()
         work.sends.append(
             Outgoing(self.config.output_topic, key, orjson.dumps(record), self._output(work))
         )

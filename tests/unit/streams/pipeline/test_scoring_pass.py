@@ -257,3 +257,44 @@ def test_score_records_go_to_the_pass_partition_when_the_output_is_partitioned_a
         )
         outputs = [out for out in swept.sends if out.topic == "scores"]
         assert outputs and {out.partition for out in outputs} == {expected}
+
+
+def test_a_first_record_over_30_months_is_emitted_again_from_its_oldest_kept_month() -> None:
+    # The partition has closed its months up to 2026-06 (another org), then one record (a
+    # batch) brings 30 months of a new org's history: every event was recent when it was
+    # applied, so every month owes a revision-0 record, emitted by this pass without a
+    # sweep. The pass prunes the months older than the retention, so it must wait for
+    # those records' acks before the pruned value is written; a redelivery after a crash
+    # re-emits every month the value still holds, not only the last TOO_OLD_MONTHS.
+    scorer, orgs = make_scorer()
+    run(scorer, orgs, batch(0, event(0, "2026-07-05T00:00:00Z", "b")))
+    start = parse_time_ms("2024-01-10T00:00:00Z")
+    data = {"product": "service_cloud"}
+    history = [
+        Event("case.created", "org-1", "test", f"h{n}", start + n * 30 * DAY_MS, data)
+        for n in range(30)
+    ]
+    first_month, latest_month = month_of(start), month_of(history[-1].time_ms)
+    closed = month_of(parse_time_ms("2026-06-01T00:00:00Z"))
+    assert latest_month - first_month >= 26 and latest_month <= closed
+
+    def periods(first: int, last: int) -> list[str]:
+        return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
+
+    applied = run(scorer, orgs, batch(1, *history))
+    assert monthly(applied.sends) == [(p, 0) for p in periods(first_month, closed)]
+    assert applied.must_wait  # records of months the prune drops: acked before the write
+    pruned = orgs.values["org-1"].state.pruned_month
+    assert pruned == latest_month - 26 > first_month
+    again = run(scorer, orgs, batch(1, *history))
+    assert again.counts.redelivered == 1
+    first_bytes = {str(r["period"]): out.value for out, r in _monthly_outs(applied.sends)}
+    reemitted = _monthly_outs(again.sends)
+    assert [str(r["period"]) for _, r in reemitted] == periods(pruned, closed)
+    for out, r in reemitted:  # the same records, same revisions
+        assert out.value == first_bytes[str(r["period"])]
+
+
+def _monthly_outs(sends: list[Outgoing]) -> list[tuple[Outgoing, dict[str, object]]]:
+    outs = [(out, orjson.loads(out.value)) for out in sends if out.topic == "scores"]
+    return [(out, r) for out, r in outs if r["kind"] == "monthly"]
