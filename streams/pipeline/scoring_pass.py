@@ -23,8 +23,8 @@ What one pass does (docs/scoring-rules.md sections 3 and 10):
    remembered in the org's value (``live_owed``) and flushed when due, or after a restart;
 6. ``must_wait`` says the sends must be acknowledged before the values are written: when a
    write would clear something owed (a sweep, a live record owed after a crash, the buckets
-   of a month whose record this pass emitted) or a record was dead-lettered or re-keyed. Otherwise a crash re-reads the record, and step 2 makes
-   that harmless.
+   of a month whose record this pass emitted) or a record was dead-lettered or re-keyed.
+   Otherwise a crash re-reads the record, and step 2 makes that harmless.
 """
 
 from __future__ import annotations
