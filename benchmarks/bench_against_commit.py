@@ -62,6 +62,8 @@ except ImportError:  # the flat layout before it
 H = DEFAULT_DEDUP_HORIZON_MS
 NOW_MS = parse_time_ms("2026-06-30T00:00:00Z")
 MONTH_MS = parse_time_ms("2026-06-01T00:00:00Z")
+# The inputs are copied here, not imported: an older checkout may not have the modules
+# that hold them now (devtools/bench/events.py, benchmarks/bench_live.py).
 MIX = (  # the end-to-end bench's mix (devtools/bench/events.py)
     ("case.created", "service/app", b'{"product":"service_cloud","count":1}'),
     ("case.created", "service/app", b'{"product":"service_cloud","count":2}'),
