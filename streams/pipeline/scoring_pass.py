@@ -35,7 +35,7 @@ import orjson
 
 from scoring.compiled import CompiledCatalog
 from scoring.events import Event
-from scoring.fold import RETENTION_MONTHS, prune
+from scoring.fold import RETENTION_MONTHS, TOO_OLD_MONTHS, prune
 from scoring.record import monthly_record
 from scoring.timeutil import month_of
 from streams.codec.decoding import Rejection
@@ -256,14 +256,14 @@ class Scorer:
         first = slot.state.first_month
         latest = slot.state.latest_time_ms
         if closed is not None and first is not None and latest is not None:
-            # Every closed month from the record's oldest event on: an org's first record
-            # may span more than TOO_OLD_MONTHS (each event was recent when applied). A
-            # month whose buckets are pruned already had its records acknowledged before
-            # the pruned value was written (_finish), so it is not owed again.
-            start = max(first, min(month_of(e.time_ms) for e in events))
-            pruned = slot.state.pruned_month
-            if pruned is not None:
-                start = max(start, pruned)
+            # Months more than TOO_OLD_MONTHS before the org's latest: their records read
+            # months the retention may have pruned (a record compares with the month
+            # before, whose year windows and baselines reach 13 months further back), so
+            # they cannot be rebuilt exactly here. An org's first record can owe such
+            # months (each event was recent when applied): the pass that emitted them
+            # waited for their acks before writing this value (_finish).
+            oldest_rebuildable = month_of(latest) - TOO_OLD_MONTHS
+            start = max(first, oldest_rebuildable, min(month_of(e.time_ms) for e in events))
             for month in range(start, closed + 1):
                 self._emit_monthly(work, slot, month, slot.revisions.get(month, 0))
         self._emit_live(work, org, slot, now_s)
@@ -313,10 +313,10 @@ class Scorer:
             latest = slot.state.latest_time_ms
             if latest is not None:
                 oldest = work.oldest_monthly.get(org)
-                if oldest is not None and oldest < month_of(latest) - RETENTION_MONTHS:
-                    # This pass owes records of months the prune drops: they must be
-                    # acknowledged before the pruned value is written, or a crash in
-                    # between leaves a value that can no longer emit them again.
+                if oldest is not None and oldest < month_of(latest) - TOO_OLD_MONTHS:
+                    # This pass owes records of months a redelivery does not emit again
+                    # (_reemit_after_redelivery): they must be acknowledged before the
+                    # value is written, or a crash in between loses them.
                     work.must_wait = True
                 prune(slot.state, dedup_horizon_ms=self.config.dedup_horizon_ms)
                 prune_revisions(slot, month_of(latest) - RETENTION_MONTHS + 1)

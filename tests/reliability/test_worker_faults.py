@@ -166,3 +166,53 @@ def test_two_workers_start_together_on_a_new_group(kafka_bootstrap: str, tmp_pat
     figures, problems = asyncio.run(run())
     report("two workers start together", figures)
     _assert_equal(figures, problems, scenario.logs())
+
+
+@pytest.mark.timeout(600)
+def test_sigkills_while_first_records_span_more_than_13_months(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Each org's history arrives in records of up to 5,000 events, so an org's first
+    record spans up to its whole 30 months: every closed month it covers owes a
+    revision-0 record, older ones than the 13 months a late event can reach included,
+    and the pass prunes months past the 26-month retention. SIGKILLs during the replay
+    must not lose any of those records. (A redelivered record re-emits only the last 13
+    months: older records read months the retention prunes, so the pass that owes them
+    waits for their acks before writing the org's value.)"""
+    lines, moment = generated(30, 30, seed=SEED + 4, bad_rate=0.01, dup_rate=0.05)
+    scenario = Scenario(
+        kafka_bootstrap,
+        tmp_path,
+        lines,
+        moment,
+        batch=5_000,
+        name="longfirst",
+        worker_env=FAST_GROUP_ENV,
+    )
+    months_in_first = [record.events for record in scenario.records if record.events > 1]
+    assert max(months_in_first) >= 1_000  # whole histories in one record
+    rng = random.Random(SEED + 4)
+
+    async def run() -> tuple[dict[str, object], list[str]]:
+        await scenario.create_input()
+        await scenario.produce()
+        worker = scenario.worker("a")
+        kill_points = []
+        try:
+            for _ in range(2):
+                worker.start()
+                kill_points.append(await scenario.kill_at_random_point(worker, rng, 0.1, 0.8))
+            worker.start()
+            await scenario.settle()
+        finally:
+            codes = scenario.stop_all()
+        assert codes[-1] == 0, scenario.logs()
+        figures, problems = await scenario.compare()
+        figures["kill_points"] = kill_points
+        return figures, problems
+
+    figures, problems = asyncio.run(run())
+    report("sigkills, first records over 13 months", figures)
+    assert figures["kills"] == 2
+    assert any(point["lag_left"] > 0 for point in figures["kill_points"])  # type: ignore[attr-defined]
+    _assert_equal(figures, problems, scenario.logs())

@@ -259,19 +259,22 @@ def test_score_records_go_to_the_pass_partition_when_the_output_is_partitioned_a
         assert outputs and {out.partition for out in outputs} == {expected}
 
 
-def test_a_first_record_over_30_months_is_emitted_again_from_its_oldest_kept_month() -> None:
+def test_a_first_record_over_13_months_waits_for_the_acks_of_the_months_it_cannot_redo() -> None:
     # The partition has closed its months up to 2026-06 (another org), then one record (a
     # batch) brings 30 months of a new org's history: every event was recent when it was
     # applied, so every month owes a revision-0 record, emitted by this pass without a
-    # sweep. The pass prunes the months older than the retention, so it must wait for
-    # those records' acks before the pruned value is written; a redelivery after a crash
-    # re-emits every month the value still holds, not only the last TOO_OLD_MONTHS.
+    # sweep. A redelivery re-emits only the last TOO_OLD_MONTHS (older records read months
+    # the retention prunes), so this pass must have those older records acknowledged
+    # before its value is written.
     scorer, orgs = make_scorer()
     run(scorer, orgs, batch(0, event(0, "2026-07-05T00:00:00Z", "b")))
     start = parse_time_ms("2024-01-10T00:00:00Z")
-    data = {"product": "service_cloud"}
+
+    def data(n: int) -> dict[str, object]:  # counts that differ month to month
+        return {"product": "service_cloud", "count": 1 + n % 7}
+
     history = [
-        Event("case.created", "org-1", "test", f"h{n}", start + n * 30 * DAY_MS, data)
+        Event("case.created", "org-1", "test", f"h{n}", start + n * 30 * DAY_MS, data(n))
         for n in range(30)
     ]
     first_month, latest_month = month_of(start), month_of(history[-1].time_ms)
@@ -283,16 +286,24 @@ def test_a_first_record_over_30_months_is_emitted_again_from_its_oldest_kept_mon
 
     applied = run(scorer, orgs, batch(1, *history))
     assert monthly(applied.sends) == [(p, 0) for p in periods(first_month, closed)]
-    assert applied.must_wait  # records of months the prune drops: acked before the write
-    pruned = orgs.values["org-1"].state.pruned_month
-    assert pruned == latest_month - 26 > first_month
+    assert applied.must_wait  # months a redelivery cannot redo: acked before the write
     again = run(scorer, orgs, batch(1, *history))
     assert again.counts.redelivered == 1
     first_bytes = {str(r["period"]): out.value for out, r in _monthly_outs(applied.sends)}
     reemitted = _monthly_outs(again.sends)
-    assert [str(r["period"]) for _, r in reemitted] == periods(pruned, closed)
+    assert [str(r["period"]) for _, r in reemitted] == periods(latest_month - 13, closed)
     for out, r in reemitted:  # the same records, same revisions
         assert out.value == first_bytes[str(r["period"])]
+
+
+def test_a_first_record_within_13_months_needs_no_wait() -> None:
+    # Closed months owed by a record that a redelivery can emit again: no wait.
+    scorer, orgs = make_scorer()
+    run(scorer, orgs, batch(0, event(0, "2026-07-05T00:00:00Z", "b")))
+    history = [event(n, f"2026-0{n + 1}-10T00:00:00Z") for n in range(5)]
+    applied = run(scorer, orgs, batch(1, *history))
+    assert [period for period, _ in monthly(applied.sends)][:2] == ["2026-01", "2026-02"]
+    assert not applied.must_wait
 
 
 def _monthly_outs(sends: list[Outgoing]) -> list[tuple[Outgoing, dict[str, object]]]:
