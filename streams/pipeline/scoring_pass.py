@@ -22,8 +22,8 @@ What one pass does (docs/scoring-rules.md sections 3 and 10):
 5. the live record of an org is emitted at most once per live interval; a deferred one is
    remembered in the org's value (``live_owed``) and flushed when due, or after a restart;
 6. ``must_wait`` says the sends must be acknowledged before the values are written: when a
-   write would clear something owed (a sweep, a live record owed after a crash, the buckets
-   of a month whose record this pass emitted) or a record was dead-lettered or re-keyed.
+   write would clear something owed (a sweep, a live record owed after a crash, a monthly
+   record older than a redelivery re-emits) or a record was dead-lettered or re-keyed.
    Otherwise a crash re-reads the record, and step 2 makes that harmless.
 """
 
