@@ -189,6 +189,30 @@ class Scenario:
         self.kills += 1
         return {"after_s": round(delay, 2), "lag_left": await self.pipeline_lag()}
 
+    async def replay_with_random_kills(
+        self, kills: int, rng: random.Random, low: float, high: float
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Publish the input, run one worker and SIGKILL it ``kills`` times at random
+        points (``kill_at_random_point``), restarting it each time, then settle and
+        compare: (figures with ``kill_points`` and ``starts``, problems)."""
+        await self.create_input()
+        await self.produce()
+        worker = self.worker("a")
+        kill_points = []
+        try:
+            for _ in range(kills):
+                worker.start()
+                kill_points.append(await self.kill_at_random_point(worker, rng, low, high))
+            worker.start()
+            await self.settle()
+        finally:
+            codes = self.stop_all()
+        assert codes[-1] == 0, self.logs()
+        figures, problems = await self.compare()
+        figures["kill_points"] = kill_points
+        figures["starts"] = worker.starts
+        return figures, problems
+
     async def settle(self, timeout: float = 300.0) -> None:
         """Catch up, tick every partition to the offline watermark, catch up again; fails
         as soon as any worker that was running when it began exits."""

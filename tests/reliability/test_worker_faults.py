@@ -42,28 +42,8 @@ def test_three_sigkills_during_a_replay(kafka_bootstrap: str, tmp_path: Path) ->
     )
     assert scenario.events >= 50_000
     rng = random.Random(SEED)
-
-    async def run() -> tuple[dict[str, object], list[str]]:
-        await scenario.create_input()
-        await scenario.produce()
-        worker = scenario.worker("a")
-        kill_points = []
-        try:
-            for _ in range(3):
-                worker.start()
-                # Early enough to land mid-replay on a fast worker (each start replays the rest).
-                kill_points.append(await scenario.kill_at_random_point(worker, rng, 0.3, 1.2))
-            worker.start()
-            await scenario.settle()
-        finally:
-            codes = scenario.stop_all()
-        assert codes[-1] == 0, scenario.logs()
-        figures, problems = await scenario.compare()
-        figures["kill_points"] = kill_points
-        figures["starts"] = worker.starts
-        return figures, problems
-
-    figures, problems = asyncio.run(run())
+    # Early enough to land mid-replay on a fast worker (each start replays the rest).
+    figures, problems = asyncio.run(scenario.replay_with_random_kills(3, rng, 0.3, 1.2))
     report("sigkill x3", figures)
     assert figures["kills"] == 3
     # Every kill left input uncommitted: it happened during the replay, not after it.
@@ -192,26 +172,7 @@ def test_sigkills_while_first_records_span_more_than_13_months(
     months_in_first = [record.events for record in scenario.records if record.events > 1]
     assert max(months_in_first) >= 1_000  # whole histories in one record
     rng = random.Random(SEED + 4)
-
-    async def run() -> tuple[dict[str, object], list[str]]:
-        await scenario.create_input()
-        await scenario.produce()
-        worker = scenario.worker("a")
-        kill_points = []
-        try:
-            for _ in range(2):
-                worker.start()
-                kill_points.append(await scenario.kill_at_random_point(worker, rng, 0.1, 0.8))
-            worker.start()
-            await scenario.settle()
-        finally:
-            codes = scenario.stop_all()
-        assert codes[-1] == 0, scenario.logs()
-        figures, problems = await scenario.compare()
-        figures["kill_points"] = kill_points
-        return figures, problems
-
-    figures, problems = asyncio.run(run())
+    figures, problems = asyncio.run(scenario.replay_with_random_kills(2, rng, 0.1, 0.8))
     report("sigkills, first records over 13 months", figures)
     assert figures["kills"] == 2
     assert any(point["lag_left"] > 0 for point in figures["kill_points"])  # type: ignore[attr-defined]
