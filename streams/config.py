@@ -182,6 +182,14 @@ class Settings:
         "at most one live record per org per interval (0 = after every batch)",
         shown="1",
     )
+    commit_interval_seconds: float = setting(
+        "CSS_COMMIT_INTERVAL_SECONDS",
+        2.8,
+        _float_at_least(0.05),
+        "how often changed org values are flushed to the changelogs and input offsets"
+        " committed (shorter: less re-read after a crash; longer: fewer state writes)",
+        shown="2.8",
+    )
     idle_advance_seconds: float = setting(
         "CSS_IDLE_ADVANCE_SECONDS",
         0.0,

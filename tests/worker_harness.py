@@ -35,20 +35,23 @@ async def committed_offsets(bootstrap: str, group: str, topics: Iterable[str]) -
     return {tp: meta.offset for tp, meta in offsets.items() if tp.topic in wanted}
 
 
-async def _group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
+async def _group_lag(bootstrap: str, group: str, topics: list[str]) -> dict[str, str]:
+    """``{"topic[p]": "committed/end"}`` for every partition ``group`` has not committed
+    to its end (a topic not created yet shows as ``"topic": "missing"``)."""
     ends: dict[tuple[str, int], int] = {}
+    behind: dict[str, str] = {}
     for topic in topics:
         topic_ends = await end_offsets(bootstrap, topic)
         if not topic_ends:
-            return False  # not created yet: the worker has not started
+            behind[topic] = "missing"  # not created yet: the worker has not started
         for partition, end in topic_ends.items():
             ends[(topic, partition)] = end
     committed = await committed_offsets(bootstrap, group, topics)
-    return all(
-        committed.get(TopicPartition(topic, partition), -1) >= end
-        for (topic, partition), end in ends.items()
-        if end > 0
-    )
+    for (topic, partition), end in ends.items():
+        done = committed.get(TopicPartition(topic, partition), -1)
+        if end > 0 and done < end:
+            behind[f"{topic}[{partition}]"] = f"{done}/{end}"
+    return behind
 
 
 async def wait_caught_up(
@@ -71,19 +74,22 @@ async def wait_caught_up(
     deadline = started + timeout
     last_output: dict[int, int] | None = None
     quiet_since = time.monotonic()
+    behind: dict[str, str] = {}
     while time.monotonic() < deadline:
         if worker is not None and not worker.alive():
             raise AssertionError(f"worker exited early:\n{worker.log_text()[-3000:]}")
-        caught_up = await _group_caught_up(bootstrap, f"{group}-ingest", topics)
-        caught_up = caught_up and await _group_caught_up(bootstrap, group, internal)
+        behind = await _group_lag(bootstrap, f"{group}-ingest", topics)
+        behind |= await _group_lag(bootstrap, group, internal)
         output = await end_offsets(bootstrap, output_topic)
         if output != last_output:
             last_output = output
             quiet_since = time.monotonic()
-        if caught_up and time.monotonic() - quiet_since >= quiet_seconds:
+        if not behind and time.monotonic() - quiet_since >= quiet_seconds:
             return time.monotonic() - started
         await asyncio.sleep(0.5)
-    raise AssertionError(f"not caught up within {timeout} s (group {group})")
+    raise AssertionError(
+        f"not caught up within {timeout} s (group {group}); committed/end behind: {behind}"
+    )
 
 
 async def output_records(bootstrap: str, topic: str) -> list[dict[str, Any]]:

@@ -363,7 +363,9 @@ class ScorerSession:
     async def wait_done(self, start: CpuSample | None = None) -> Window:
         """Until both consumer groups committed everything and no output, changelog or
         committed offset moved for ``quiet_seconds`` (the last deferred live record is
-        out). The window starts at ``start``, else at the first changelog record seen."""
+        out). The window starts at ``start``, else at the first score or changelog record
+        seen (state reaches the changelog only at the first flush, up to a commit
+        interval after the first score)."""
         sizes = self.ctx.sizes
         deadline = time.monotonic() + sizes.scorer_timeout_s
         ingest, agent = f"{self.app_id}-ingest", self.app_id
@@ -380,9 +382,7 @@ class ScorerSession:
                     changelogs = sorted(t for t, c in classes.items() if c == "changelog")
                     listed_at = time.monotonic()
                 ends = await probe.end_offsets_of([self.output_topic, *changelogs])
-                if start is None and any(
-                    end > 0 for tp, end in ends.items() if tp.topic in changelogs
-                ):
+                if start is None and any(end > 0 for end in ends.values()):
                     start = self.sample()
                 committed = (await probe.committed(ingest), await probe.committed(agent))
                 signature = (sorted(ends.items()), *(sorted(c.items()) for c in committed))
@@ -394,7 +394,7 @@ class ScorerSession:
                 done = done and await probe.group_caught_up(agent, [f"{self.app_id}-events"])
                 if done and time.monotonic() - still_since >= sizes.quiet_seconds:
                     if start is None or end is None:
-                        raise RuntimeError(f"{self.app_id}: the worker wrote no changelog")
+                        raise RuntimeError(f"{self.app_id}: the worker wrote nothing")
                     return Window(start, max(end, start, key=lambda s: s.wall))
                 await asyncio.sleep(POLL_SECONDS)
         raise RuntimeError(

@@ -60,8 +60,8 @@ class PassCounts:
 
 @dataclass(slots=True)
 class PassResult:
-    """Everything one pass produces: send ``sends`` (awaiting their acks first when
-    ``must_wait``), then write ``org_values`` and ``clock``."""
+    """Everything one pass produces: ``sends`` to hand to the producer, and the
+    ``org_values`` and ``clock`` to write once they are acknowledged."""
 
     partition: int
     clock_value: PartitionClock
@@ -69,7 +69,6 @@ class PassResult:
     # written with the org's value, which is where a later assignment reads it.
     roster_view: dict[str, int]
     sends: list[Outgoing] = field(default_factory=list)
-    must_wait: bool = False
     org_values: dict[str, OrgSlot] = field(default_factory=dict)
     clock: PartitionClock | None = None  # to write, when it changed enough
     wake_again: bool = False  # a recovery backlog remains: send another wake-up
@@ -79,6 +78,3 @@ class PassResult:
     live_records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     counts: PassCounts = field(default_factory=PassCounts)
     clock_dirty: bool = False
-    # org -> the oldest month this pass emitted a monthly record for: its buckets may be
-    # pruned only once that record is acknowledged (``Scorer._finish``).
-    oldest_monthly: dict[str, int] = field(default_factory=dict)

@@ -21,10 +21,11 @@ What one pass does (docs/scoring-rules.md sections 3 and 10):
 4. a watermark that closes a month sweeps every org of the partition's roster;
 5. the live record of an org is emitted at most once per live interval; a deferred one is
    remembered in the org's value (``live_owed``) and flushed when due, or after a restart;
-6. ``must_wait`` says the sends must be acknowledged before the values are written: when a
-   write would clear something owed (a sweep, a live record owed after a crash, a monthly
-   record older than a redelivery re-emits) or a record was dead-lettered or re-keyed.
-   Otherwise a crash re-reads the record, and step 2 makes that harmless.
+6. the runtime writes the changed values only once every record a pass sent is
+   acknowledged (``streams.runtime.state_flush``): a sweep's records exist before the
+   clock says the month is closed, a live record owed after a crash before the flag is
+   cleared, and the monthly records older than a redelivery re-emits before the value
+   that owes them. A crash re-reads the record, and step 2 makes that harmless.
 """
 
 from __future__ import annotations
@@ -260,8 +261,8 @@ class Scorer:
             # months the retention may have pruned (a record compares with the month
             # before, whose year windows and baselines reach 13 months further back), so
             # they cannot be rebuilt exactly here. An org's first record can owe such
-            # months (each event was recent when applied): the pass that emitted them
-            # waited for their acks before writing this value (_finish).
+            # months (each event was recent when applied): the value that says the record
+            # was applied is written only once they were acknowledged (state flush).
             oldest_rebuildable = month_of(latest) - TOO_OLD_MONTHS
             start = max(first, oldest_rebuildable, min(month_of(e.time_ms) for e in events))
             for month in range(start, closed + 1):
@@ -280,7 +281,6 @@ class Scorer:
         """Send the org's events to its partition of the control topic."""
         payload = encode_rekeyed(source, offset, events)
         work.sends.append(Outgoing(self.config.control_topic, org.encode(), payload, home))
-        work.must_wait = True  # the re-keyed copy must exist before the offset commits
 
     def _dead_letter_too_old(
         self, work: PassResult, event: Event, source: str, offset: int, key: bytes
@@ -301,7 +301,6 @@ class Scorer:
         work.counts.rejected[rejection.reason] += 1
         record = dead_letter(self.config.dlq_topic, rejection, source, offset, original_size, key)
         work.sends.append(record)
-        work.must_wait = True
 
     # --- month close, live records -----------------------------------------------------------
 
@@ -309,15 +308,9 @@ class Scorer:
         self._sweep_closed_months(work)
         self._flush_due_live(work, now_s)
         self._drain_recovery_backlog(work, now_s)
-        for org, slot in work.org_values.items():
+        for slot in work.org_values.values():
             latest = slot.state.latest_time_ms
             if latest is not None:
-                oldest = work.oldest_monthly.get(org)
-                if oldest is not None and oldest < month_of(latest) - TOO_OLD_MONTHS:
-                    # This pass owes records of months a redelivery does not emit again
-                    # (_reemit_after_redelivery): they must be acknowledged before the
-                    # value is written, or a crash in between loses them.
-                    work.must_wait = True
                 prune(slot.state, dedup_horizon_ms=self.config.dedup_horizon_ms)
                 prune_revisions(slot, month_of(latest) - RETENTION_MONTHS + 1)
         if self._clock_needs_write(work):
@@ -349,16 +342,11 @@ class Scorer:
                 self._emit_monthly(work, slot, month, revision)
         work.clock_value.closed_month = due
         work.clock_dirty = True
-        work.must_wait = True  # the clock must not say "closed" before the records exist
 
     def _emit_monthly(self, work: PassResult, slot: OrgSlot, month: int, revision: int) -> None:
         record = monthly_record(self.compiled, slot.state, month, revision=revision)
         work.counts.emitted["monthly"] += 1
-        org = slot.state.org_id
-        oldest = work.oldest_monthly.get(org)
-        if oldest is None or month < oldest:
-            work.oldest_monthly[org] = month
-        key = org.encode()
+        key = slot.state.org_id.encode()
         work.sends.append(
             Outgoing(self.config.output_topic, key, orjson.dumps(record), self._output(work))
         )
@@ -401,8 +389,7 @@ class Scorer:
             slot = self._load(work, org)
             if slot.live_owed:
                 slot.live_owed = False
-                work.org_values[org] = slot
-                work.must_wait = True  # clears what is owed: only once the record is acked
+                work.org_values[org] = slot  # written once the record is acknowledged
                 self._emit_live(work, org, slot, now_s)
         del backlog[-RECOVERY_ORGS_PER_PASS:]
         work.wake_again = bool(backlog)

@@ -1,16 +1,19 @@
 """The scoring agent: one worker's Faust app, its agent, timers and rebalance hooks.
 
 The agent body reads internal records and, for each, runs a scoring pass
-(``streams.pipeline.scoring_pass``), hands the records it owes to the producer (awaiting
-their acks when the pass says so), then writes the tables. Faust commits the internal
-offset only after the changelog writes are flushed (``streams.runtime.rewind`` keeps it
-from committing past an unprocessed record), so a crash anywhere re-reads the record, and
-the input offsets kept per org make that harmless.
+(``streams.pipeline.scoring_pass``), hands the records it owes to the producer and keeps
+the values the pass changed in memory; the record is held, not acknowledged. Before each
+offset commit a flush (``streams.runtime.state_flush``) awaits those sends, writes the
+changed values to the changelogs and the local stores, and only then acknowledges the held
+records (``streams.runtime.rewind`` also keeps Faust from committing past an unprocessed
+record), so a crash anywhere re-reads the record, and the input offsets kept per org make
+that harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import time
@@ -29,14 +32,17 @@ from streams.runtime.faust_app import build_faust_app
 from streams.runtime.ingest import Ingestor
 from streams.runtime.metrics import Metrics
 from streams.runtime.org_store import OrgStore
-from streams.runtime.outbox import Outbox
+from streams.runtime.outbox import Outbox, kafka_producer
 from streams.runtime.pass_metrics import PassMetrics
 from streams.runtime.routing import partition_for_key
+from streams.runtime.state_flush import StateFlusher
+from streams.runtime.table_io import TableIO
 from streams.runtime.topics import TopicLayout
 
 log = logging.getLogger("csscore.worker")
 
 EXIT_AGENT_FAILURE = 70
+IDLE_CHECK_SECONDS = 5.0  # how often an idle worker looks for records Faust dropped
 
 
 class ScorerApp:
@@ -56,10 +62,10 @@ class ScorerApp:
         self.metrics = metrics
         self.partitions = partitions = layout.partitions
         self.wall_clock = wall_clock
-        parts = build_faust_app(settings, security, partitions)
+        parts = build_faust_app(settings, security, partitions, self._flush_state)
         self.app = parts.app
         self.home_partitions: dict[str, int] = {}  # murmur2 in Python is slow: memoised
-        self.store = OrgStore(parts.orgs, parts.clocks, self.home_partition)
+        self.store = OrgStore(TableIO(parts.orgs), TableIO(parts.clocks), self.home_partition)
         self.scorer = Scorer(
             compile_catalog(catalog),
             scorer_config(settings, output_like_input=layout.output_partitions == partitions),
@@ -69,6 +75,10 @@ class ScorerApp:
         self.outbox = Outbox(
             lambda: self.app.producer, self._die, metrics.latency.observe, wall_clock
         )
+        self.flusher = StateFlusher(
+            self.store, self.outbox, lambda: kafka_producer(self.app.producer), self._die
+        )
+        self.flush_requests: set[asyncio.Future[Any]] = set()
         self.pass_metrics = PassMetrics(metrics)
         self.ingestor = Ingestor(
             settings, security, metrics, partitions=partitions, wall_clock=wall_clock
@@ -81,33 +91,54 @@ class ScorerApp:
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         interval = max(0.05, min(1.0, settings.live_emit_interval_seconds / 2 or 0.5))
         self.app.timer(interval)(self._wake_due_partitions)
+        self.last_pass_at = time.monotonic()
+        self.app.timer(IDLE_CHECK_SECONDS)(self._check_idle_heads)
 
     # --- the agent -----------------------------------------------------------------------------
 
     async def _agent(self, stream: faust.StreamT[bytes]) -> None:
         where = "before the first record"
         try:
-            async for event in stream.events():
+            manual_acks = stream.noack()  # type: ignore[attr-defined]  # Stream, not StreamT
+            async for event in manual_acks.events():
                 message = event.message
                 where = f"{message.topic}[{message.partition}]@{message.offset}"
-                await self.handle(message.partition, message.topic, message.value)
+                async with self.flusher.pass_lock:
+                    await self.handle(message.partition, message.topic, message.value)
+                    self.flusher.hold(event)  # acknowledged once its state is durable
+                self.last_pass_at = time.monotonic()
+                if self.flusher.over_cap():
+                    self._request_flush()
         except Exception as exc:  # no silent death: one line, exit, a supervisor restarts
             self._die(exc, where)
 
     async def handle(self, partition: int, topic: str, value: bytes) -> None:
-        """One internal record: score it, send what it owes, then write the tables."""
+        """One internal record: score it, send what it owes, keep the values it changed
+        for the next flush."""
         now_s = self.wall_clock()
+        self.last_pass_at = time.monotonic()
         self.metrics.last_event.set(now_s)
         if not self.scorer.has_partition(partition):
             self._load_partition(partition)
         result = self.scorer.run(partition, topic, value, now_s)
-        await self.outbox.send(
-            result.sends, wait=result.must_wait, input_timestamp_s=result.input_timestamp_s
-        )
-        self.store.write(result)
+        await self.outbox.send(result.sends, input_timestamp_s=result.input_timestamp_s)
+        self.store.note(result)
         self.pass_metrics.report(result, self.wall_clock())
         if result.wake_again:
             await self._send_wake(partition)
+
+    async def _flush_state(self) -> None:
+        await self.flusher.flush()
+
+    def _request_flush(self) -> None:
+        """Too many dirty orgs: commit now (a commit flushes first), outside the agent's
+        context (its stream event would narrow the flush's table reads to one partition)."""
+        consumer: Any = self.app.consumer
+        task = asyncio.get_running_loop().create_task(
+            consumer.commit(), context=contextvars.Context()
+        )
+        self.flush_requests.add(task)
+        task.add_done_callback(self.flush_requests.discard)
 
     async def _run_ingest(self) -> None:
         try:
@@ -159,6 +190,14 @@ class ScorerApp:
             self.scorer.forget_partition(tp.partition)
         self.store.forget({tp.partition for tp in revoked})
         self.metrics.orgs.set(self.scorer.org_count())
+
+    async def _check_idle_heads(self) -> None:
+        """Idle: no pass running, none ended for a while (so nothing waits in the agent's
+        buffer either: an idle agent takes a buffered record at once)."""
+        if self.flusher.pass_lock.locked():
+            return
+        consumer: Any = self.app.consumer
+        await consumer.check_idle_heads(time.monotonic() - self.last_pass_at)
 
     async def _wake_due_partitions(self) -> None:
         for partition in self.scorer.partitions_with_due_live(self.wall_clock()):

@@ -5,7 +5,7 @@ Built by ``build_faust_app``; nothing is created at import time.
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,19 +17,6 @@ from streams.runtime.rewind import rewinding_consumer
 # Faust's table names; their changelog topics are ``{app_id}-{name}-changelog``.
 # (Workers before format 2 of the org value also had a ``roster`` table: no longer read.)
 TABLES = ("orgs", "clocks")
-
-
-class TrackedTable(faust.Table):  # type: ignore[type-arg]
-    """A table that remembers the changelog send of its latest write, so the caller can
-    tell when that write is durable (acknowledged, and its offset persisted locally: Faust
-    resolves the future and records the offset in one callback)."""
-
-    last_changelog: asyncio.Future[Any] | None = None
-
-    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
-        future = super().send_changelog(*args, **kwargs)
-        self.last_changelog = future
-        return future
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +44,13 @@ def faust_security(security: KafkaSecurity) -> dict[str, Any]:
     return {}
 
 
-def build_faust_app(settings: Settings, security: KafkaSecurity, partitions: int) -> FaustParts:
+def build_faust_app(
+    settings: Settings,
+    security: KafkaSecurity,
+    partitions: int,
+    before_commit: Callable[[], Awaitable[None]],
+) -> FaustParts:
+    """The app; ``before_commit`` runs before every offset commit (the state flush)."""
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
@@ -79,6 +72,8 @@ def build_faust_app(settings: Settings, security: KafkaSecurity, partitions: int
         # bytes (brokers keep the producer's compression by default).
         producer_compression_type="lz4",
         consumer_auto_offset_reset="earliest",
+        # Every commit first flushes the changed org values (streams.runtime.state_flush).
+        broker_commit_interval=settings.commit_interval_seconds,
         # A rebalance or shutdown waits for the record in progress: a pass must never
         # write the tables of a partition that has been revoked from under it.
         stream_wait_empty=True,
@@ -93,21 +88,12 @@ def build_faust_app(settings: Settings, security: KafkaSecurity, partitions: int
     )
     # Before the consumer exists (Faust creates it when the app starts).
     app.transport.Consumer = rewinding_consumer(  # type: ignore[misc]
-        (settings.events_topic, settings.control_topic)
+        (settings.events_topic, settings.control_topic), before_commit
     )
     raw_schema: faust.Schema[bytes, bytes] = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    orgs = app.tables.add(
-        TrackedTable(
-            app,
-            name="orgs",
-            beacon=app.tables.beacon,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=partitions,
-        )
-    )
+    orgs = app.Table("orgs", key_type=bytes, value_type=bytes, partitions=partitions)
     clocks = app.Table("clocks", key_type=bytes, value_type=bytes, partitions=partitions)
     source = app.topic(
         settings.events_topic, settings.control_topic, schema=raw_schema, partitions=partitions

@@ -2,6 +2,8 @@
 their delivery.
 
 A failed send stops the worker (``on_failure``): the record is re-read after a restart.
+The deliveries not yet acknowledged are kept (``pending``): a state flush awaits them
+before it writes anything (``streams.runtime.state_flush``).
 """
 
 from __future__ import annotations
@@ -25,17 +27,18 @@ class Outbox:
         self.on_failure = on_failure
         self.observe_latency = observe_latency
         self.wall_clock = wall_clock
+        self.in_flight: set[asyncio.Future[Any]] = set()
 
-    async def send(
-        self, sends: list[Outgoing], *, wait: bool, input_timestamp_s: float | None
-    ) -> None:
+    def pending(self) -> list[asyncio.Future[Any]]:
+        """The deliveries handed to the producer and not acknowledged yet."""
+        return list(self.in_flight)
+
+    async def send(self, sends: list[Outgoing], *, input_timestamp_s: float | None) -> None:
         """Send every record, in one producer batch per topic partition (one future per
-        batch, not per record; records of a partition keep their order); await the acks
-        only when ``wait``. A record without a partition (a dead letter: the default
-        partitioner places it) is sent alone."""
+        batch, not per record; records of a partition keep their order). A record without
+        a partition (a dead letter: the default partitioner places it) is sent alone."""
         faust_producer = self.producer()
         producer = kafka_producer(faust_producer)
-        futures: list[asyncio.Future[Any]] = []
         open_batches: dict[tuple[str, int], _Batch] = {}
         for out in sends:
             partition = out.partition
@@ -45,21 +48,18 @@ class Outbox:
                         out.topic, out.key, out.value, None, None, out.headers
                     )
                 )
-                fut.add_done_callback(self._on_delivered(out.topic, False, input_timestamp_s))
-                futures.append(fut)
+                self._track(fut, out.topic, False, input_timestamp_s)
                 continue
             where = (out.topic, partition)
             batch = open_batches.get(where)
             if batch is None:
                 batch = open_batches[where] = _Batch(producer.create_batch())
             if not batch.append(out):  # full: submit it, start the next one
-                futures.append(await self._submit(producer, where, batch, input_timestamp_s))
+                await self._submit(producer, where, batch, input_timestamp_s)
                 batch = open_batches[where] = _Batch(producer.create_batch())
                 batch.append(out)  # the first record always fits
         for where, batch in open_batches.items():
-            futures.append(await self._submit(producer, where, batch, input_timestamp_s))
-        if wait and futures:
-            await asyncio.gather(*futures)
+            await self._submit(producer, where, batch, input_timestamp_s)
 
     async def send_and_wait(self, topic: str, value: bytes, partition: int) -> None:
         fut = await self.producer().send(topic, None, value, partition, None, None)
@@ -67,13 +67,19 @@ class Outbox:
 
     async def _submit(
         self, producer: Any, where: tuple[str, int], batch: _Batch, stamp: float | None
-    ) -> asyncio.Future[Any]:
+    ) -> None:
         topic, partition = where
         fut: asyncio.Future[Any] = asyncio.ensure_future(
             await producer.send_batch(batch.builder, topic, partition=partition)
         )
-        fut.add_done_callback(self._on_delivered(topic, batch.has_live, stamp))
-        return fut
+        self._track(fut, topic, batch.has_live, stamp)
+
+    def _track(
+        self, fut: asyncio.Future[Any], topic: str, has_live: bool, stamp: float | None
+    ) -> None:
+        self.in_flight.add(fut)
+        fut.add_done_callback(self.in_flight.discard)
+        fut.add_done_callback(self._on_delivered(topic, has_live, stamp))
 
     def _on_delivered(
         self, topic: str, has_live: bool, stamp: float | None

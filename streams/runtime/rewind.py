@@ -19,6 +19,10 @@ restart, all seen on the embedded broker:
 offset when Faust seeks (1); a commit never passes the first offset not yet processed (3);
 and a partition whose head stays unprocessed for ``HEAD_STALL_SECONDS`` while later
 records are acknowledged is sought back to it, so the dropped record is read again (2).
+A dropped record with nothing after it is caught by ``check_idle_heads``: once the agent
+has been idle for ``HEAD_STALL_SECONDS``, a partition with records past its head and none
+in flight is sought back to its head (two workers joining a new group left a one-record
+partition unread for good before this check).
 Re-reading is harmless: the agent keeps applied offsets per org and only re-emits.
 """
 
@@ -27,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -38,8 +42,11 @@ log = logging.getLogger("csscore.worker")
 HEAD_STALL_SECONDS = 15.0
 
 
-def rewinding_consumer(topics: Collection[str]) -> type[Consumer]:
-    """A Faust aiokafka ``Consumer`` class with the fixes above for ``topics``."""
+def rewinding_consumer(
+    topics: Collection[str], before_commit: Callable[[], Awaitable[None]]
+) -> type[Consumer]:
+    """A Faust aiokafka ``Consumer`` class with the fixes above for ``topics``, running
+    ``before_commit`` (the state flush) before every offset commit."""
     rewind = frozenset(topics)
 
     class RewindingConsumerThread(AIOKafkaConsumerThread):
@@ -62,6 +69,21 @@ def rewinding_consumer(topics: Collection[str]) -> type[Consumer]:
                     owner.note_start(tp, start)
             return committed
 
+        async def end_offsets_of(self, tps: list[Any]) -> Mapping[Any, int]:
+            result: Mapping[Any, int] = await self.call_thread(self._end_offsets, tps)
+            return result
+
+        async def _end_offsets(self, tps: list[Any]) -> Mapping[Any, int]:
+            consumer = self._ensure_consumer()
+            kafka_tps = {tp: TopicPartition(tp.topic, tp.partition) for tp in tps}
+            ends = await consumer.end_offsets(list(kafka_tps.values()))
+            paused = consumer.paused()
+            for tp, kafka_tp in kafka_tps.items():  # fetched again once sought back
+                if kafka_tp in paused:
+                    log.warning("%s[%d] was paused; resuming it", tp.topic, tp.partition)
+                    consumer.resume(kafka_tp)
+            return {tp: ends[kafka_tp] for tp, kafka_tp in kafka_tps.items()}
+
         async def seek_back(self, tp: Any, offset: int) -> None:
             await self.call_thread(self._seek_now, TopicPartition(tp.topic, tp.partition), offset)
 
@@ -74,6 +96,15 @@ def rewinding_consumer(topics: Collection[str]) -> type[Consumer]:
             self._head_stalled_since: dict[Any, float] = {}
             self._read_again_tasks: set[asyncio.Future[None]] = set()
             super().__init__(*args, **kwargs)
+
+        async def commit(
+            self, topics: Any = None, start_new_transaction: bool = True
+        ) -> bool:
+            """Every commit (timer, commit-every, rebalance, shutdown) flushes first: the
+            offsets it commits are those of records whose state the flush made durable."""
+            await before_commit()
+            committed: bool = await super().commit(topics, start_new_transaction)
+            return committed
 
         def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
             return RewindingConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -92,6 +123,36 @@ def rewinding_consumer(topics: Collection[str]) -> type[Consumer]:
                 self._head_stalled_since.pop(tp, None)
             offset: int | None = super()._new_offset(tp)
             return offset
+
+        async def check_idle_heads(self, idle_seconds: float) -> None:
+            """Called periodically with how long the agent has been idle: a partition
+            with records past its head, none of them in flight or acknowledged, while
+            the agent idles, had its head dropped; read it again."""
+            if idle_seconds < HEAD_STALL_SECONDS or not self.app.flow_control.is_active():
+                return
+            in_flight = {message.tp for message in self._unacked_messages}
+            heads: dict[Any, int] = {}
+            for tp in self.assignment():
+                if tp.topic in rewind and not self._acked[tp] and tp not in in_flight:
+                    head = self._committed_offset[tp] or self._start_offsets.get(tp)
+                    if head is not None:
+                        heads[tp] = head
+            if not heads:
+                return
+            thread: RewindingConsumerThread = self._thread  # type: ignore[assignment]
+            ends = await thread.end_offsets_of(list(heads))
+            for tp, head in heads.items():
+                if ends.get(tp, 0) > head and tp in self.assignment():
+                    log.warning(
+                        "%s[%d]: offsets %d-%d are not processed while the worker idles; "
+                        "reading from %d again",
+                        tp.topic,
+                        tp.partition,
+                        head,
+                        ends[tp] - 1,
+                        head,
+                    )
+                    self._schedule_read_again(tp, head)
 
         def _on_head_stalled(self, tp: Any, head: int) -> None:
             now = time.monotonic()

@@ -225,7 +225,10 @@ class Scenario:
             if task not in done:
                 task.cancel()
         for task in done:
-            task.result()  # raises what failed
+            try:
+                task.result()  # raises what failed
+            except AssertionError as failure:
+                raise AssertionError(f"{failure}\n{self.logs(6000)}") from None
 
     async def _watch(self, workers: list[WorkerProcess]) -> None:
         while True:

@@ -116,7 +116,7 @@ def test_a_tick_past_a_month_end_sweeps_every_org_of_the_roster() -> None:
     swept = run(scorer, orgs, batch(2, event(3, "2026-02-01T00:00:01Z", kind="clock.tick")))
     assert sorted(monthly(swept.sends)) == [("2026-01", 0), ("2026-01", 0)]
     assert {out.key for out in swept.sends} == {b"a", b"b"}
-    assert swept.must_wait and swept.clock is not None
+    assert swept.clock is not None
     assert swept.clock.closed_month == month_of(parse_time_ms("2026-01-01T00:00:00Z"))
     again = run(scorer, orgs, batch(3, event(4, "2026-02-02T00:00:00Z", kind="clock.tick")))
     assert monthly(again.sends) == []  # a month closes once
@@ -172,7 +172,7 @@ def test_a_live_record_owed_before_a_restart_is_emitted_after_the_assignment() -
     restarted.load_partition(0, dict(owed.roster_view), PartitionClock())
     woken = restarted.run(0, CONTROL, WAKE, NOW_S)
     assert [r["kind"] for r in records(woken.sends)] == ["live"]
-    assert woken.must_wait and not woken.org_values["org-1"].live_owed
+    assert not woken.org_values["org-1"].live_owed
 
 
 def test_a_too_old_event_is_dead_lettered_with_its_input_position() -> None:
@@ -180,7 +180,7 @@ def test_a_too_old_event_is_dead_lettered_with_its_input_position() -> None:
     run(scorer, orgs, batch(0, event(1, "2026-12-05T00:00:00Z")))
     old = run(scorer, orgs, batch(41, event(2, "2025-01-05T00:00:00Z"), source="telemetry:3"))
     dead = [out for out in old.sends if out.topic == "dlq"]
-    assert len(dead) == 1 and old.must_wait
+    assert len(dead) == 1
     headers = dict(dead[0].headers or [])
     assert headers["css.error.reason"] == b"too_old"
     assert (headers["css.source.topic"], headers["css.source.partition"]) == (b"telemetry", b"3")
@@ -194,7 +194,7 @@ def test_events_of_an_org_homed_elsewhere_are_rekeyed_and_applied_there() -> Non
     moved = run(scorer, orgs, batch(5, event(1, "2026-01-05T00:00:00Z", "b")))
     assert "b" not in orgs.values
     [out] = moved.sends
-    assert (out.topic, out.partition, out.key) == (CONTROL, 1, b"b") and moved.must_wait
+    assert (out.topic, out.partition, out.key) == (CONTROL, 1, b"b")
     applied = run(scorer, orgs, out.value, partition=1, topic=CONTROL)
     assert applied.counts.accepted == {"case.created": 1}
     assert orgs.values["b"].offsets == {"telemetry:0": 5}
@@ -231,7 +231,7 @@ def test_poison_in_a_raw_batch_is_dead_lettered_with_its_position_and_key() -> N
         for out in dead
     ]
     assert positions == [(b"invalid_json", b"10"), (b"schema_violation", b"12")]
-    assert all(out.key == b"org-1" for out in dead) and result.must_wait
+    assert all(out.key == b"org-1" for out in dead)
     assert result.counts.rejected == {"invalid_json": 1, "schema_violation": 1}
     assert result.counts.accepted == {"case.created": 2}
     assert orgs.values["org-1"].offsets == {"telemetry:1": 12}
@@ -286,7 +286,6 @@ def test_a_first_record_over_13_months_waits_for_the_acks_of_the_months_it_canno
 
     applied = run(scorer, orgs, batch(1, *history))
     assert monthly(applied.sends) == [(p, 0) for p in periods(first_month, closed)]
-    assert applied.must_wait  # months a redelivery cannot redo: acked before the write
     again = run(scorer, orgs, batch(1, *history))
     assert again.counts.redelivered == 1
     first_bytes = {str(r["period"]): out.value for out, r in _monthly_outs(applied.sends)}
@@ -294,16 +293,6 @@ def test_a_first_record_over_13_months_waits_for_the_acks_of_the_months_it_canno
     assert [str(r["period"]) for _, r in reemitted] == periods(latest_month - 13, closed)
     for out, r in reemitted:  # the same records, same revisions
         assert out.value == first_bytes[str(r["period"])]
-
-
-def test_a_first_record_within_13_months_needs_no_wait() -> None:
-    # Closed months owed by a record that a redelivery can emit again: no wait.
-    scorer, orgs = make_scorer()
-    run(scorer, orgs, batch(0, event(0, "2026-07-05T00:00:00Z", "b")))
-    history = [event(n, f"2026-0{n + 1}-10T00:00:00Z") for n in range(5)]
-    applied = run(scorer, orgs, batch(1, *history))
-    assert [period for period, _ in monthly(applied.sends)][:2] == ["2026-01", "2026-02"]
-    assert not applied.must_wait
 
 
 def _monthly_outs(sends: list[Outgoing]) -> list[tuple[Outgoing, dict[str, object]]]:

@@ -27,6 +27,8 @@ class FakeKafkaProducer:
         self.batch_size = batch_size
         self.submitted: list[tuple[str, int, list[tuple[bytes | None, bytes]]]] = []
         self.fail = False
+        self.resolve = True
+        self.unresolved: list[asyncio.Future[Any]] = []
 
     def create_batch(self) -> BatchBuilder:
         return BatchBuilder(self.batch_size, 0, is_transactional=False)
@@ -38,8 +40,10 @@ class FakeKafkaProducer:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self.fail:
             fut.set_exception(RuntimeError("broker said no"))
-        else:
+        elif self.resolve:
             fut.set_result(None)
+        else:
+            self.unresolved.append(fut)
         return fut
 
 
@@ -80,7 +84,7 @@ def test_records_go_in_one_batch_per_topic_partition_in_order() -> None:
         Outgoing("dlq", b"x", b"bad", None, [("reason", b"schema_violation")]),
         Outgoing("scores", b"c", b"4", 1),
     ]
-    asyncio.run(box.send(sends, wait=True, input_timestamp_s=100.0))
+    asyncio.run(box.send(sends, input_timestamp_s=100.0))
     assert sorted(producer.inner.submitted) == [
         ("scores", 0, [(b"a", b"1"), (b"a", b"3")]),
         ("scores", 1, [(b"b", b"2"), (b"c", b"4")]),
@@ -94,7 +98,7 @@ def test_a_full_batch_is_submitted_and_the_partition_continues_in_a_new_one() ->
     box, producer, _failures, _latencies = outbox(batch_size=300)
     values = [bytes([65 + i]) * 100 for i in range(7)]
     sends = [Outgoing("scores", b"k", value, 2) for value in values]
-    asyncio.run(box.send(sends, wait=True, input_timestamp_s=None))
+    asyncio.run(box.send(sends, input_timestamp_s=None))
     batches = producer.inner.submitted
     assert len(batches) > 1
     assert [value for _topic, _p, records in batches for _k, value in records] == values
@@ -105,11 +109,30 @@ def test_a_failed_batch_is_reported_with_its_topic() -> None:
     producer.inner.fail = True
 
     async def run() -> None:
-        await box.send([Outgoing("scores", b"a", b"1", 0)], wait=False, input_timestamp_s=None)
+        await box.send([Outgoing("scores", b"a", b"1", 0)], input_timestamp_s=None)
         await asyncio.sleep(0)  # let the done callbacks run
 
     asyncio.run(run())
     assert failures == [("RuntimeError", "producing to scores")]
+
+
+def test_deliveries_not_acknowledged_yet_are_pending_until_they_are() -> None:
+    box, producer, _failures, _latencies = outbox()
+    producer.inner.resolve = False
+
+    async def run() -> None:
+        sends = [Outgoing("scores", b"a", b"1", 0), Outgoing("dlq", b"x", b"bad", None)]
+        await box.send(sends, input_timestamp_s=None)
+        await asyncio.sleep(0)  # done callbacks run: the dead letter was acknowledged
+        pending = box.pending()
+        assert len(pending) == 1  # the batch of scores[0]
+        for fut in producer.inner.unresolved:
+            fut.set_result(None)
+        await asyncio.gather(*pending)
+        await asyncio.sleep(0)
+        assert box.pending() == []
+
+    asyncio.run(run())
 
 
 def test_the_faust_and_aiokafka_calls_the_outbox_relies_on_exist() -> None:

@@ -20,8 +20,14 @@ SOURCE = "app-events"
 OTHER = "app-other"
 
 
-def consumer(committed: int | None = None, start: int | None = None) -> Any:
-    cls = rewind.rewinding_consumer([SOURCE])
+async def _no_flush() -> None:
+    return None
+
+
+def consumer(
+    committed: int | None = None, start: int | None = None, before_commit: Any = _no_flush
+) -> Any:
+    cls = rewind.rewinding_consumer([SOURCE], before_commit)
     made: Any = object.__new__(cls)
     made._gap = defaultdict(IntervalTree)
     made._acked = defaultdict(list)
@@ -128,3 +134,71 @@ def test_a_failed_seek_back_is_logged_not_raised(caplog: pytest.LogCaptureFixtur
     asyncio.run(made._read_again_from(tp, 3))
     assert made._read_offset[tp] == 42
     assert "could not read again from 3" in caplog.text
+
+
+class _Ends:
+    def __init__(self, ends: dict[TP, int]) -> None:
+        self.ends = ends
+        self.asked: list[list[TP]] = []
+
+    async def end_offsets_of(self, tps: list[TP]) -> dict[TP, int]:
+        self.asked.append(tps)
+        return {tp: self.ends[tp] for tp in tps}
+
+
+class _App:
+    class flow_control:
+        @staticmethod
+        def is_active() -> bool:
+            return True
+
+
+def idle_consumer(end: int, committed: int = 5) -> tuple[Any, TP]:
+    made = consumer(committed=committed)
+    tp = TP(SOURCE, 0)
+    made.app = _App()
+    made.assignment = lambda: {tp, TP(OTHER, 0)}
+    made._unacked_messages = set()
+    made._thread = _Ends({tp: end})
+    return made, tp
+
+
+def test_an_idle_worker_reads_again_a_partition_with_records_past_its_head() -> None:
+    made, tp = idle_consumer(end=6)
+    asyncio.run(made.check_idle_heads(rewind.HEAD_STALL_SECONDS - 1))
+    assert made.scheduled == [] and made._thread.asked == []  # not idle long enough
+    asyncio.run(made.check_idle_heads(rewind.HEAD_STALL_SECONDS))
+    assert made.scheduled == [(tp, 5)]
+    assert made._thread.asked == [[tp]]  # only the partitions of the rewound topics
+
+
+def test_an_idle_check_leaves_partitions_that_are_done_or_busy_alone() -> None:
+    made, tp = idle_consumer(end=5)  # nothing past the committed offset
+    asyncio.run(made.check_idle_heads(60.0))
+    assert made.scheduled == []
+    made, tp = idle_consumer(end=9)
+    ack(made, tp, 5, 6)  # processed, waiting for the commit
+    asyncio.run(made.check_idle_heads(60.0))
+    assert made.scheduled == []
+    made, tp = idle_consumer(end=9)
+    made._unacked_messages = {type("Message", (), {"tp": tp})()}  # held by the agent
+    asyncio.run(made.check_idle_heads(60.0))
+    assert made.scheduled == []
+
+
+def test_every_commit_runs_the_flush_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    async def flush() -> None:
+        calls.append("flush")
+
+    async def faust_commit(self: Any, topics: Any = None, start_new: bool = True) -> bool:
+        calls.append("commit")
+        return True
+
+    from faust.transport.drivers.aiokafka import Consumer
+
+    monkeypatch.setattr(Consumer, "commit", faust_commit)
+    made = consumer(before_commit=flush)
+    assert asyncio.run(made.commit()) is True
+    assert calls == ["flush", "commit"]
