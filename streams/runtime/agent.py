@@ -100,8 +100,11 @@ class ScorerApp:
         where = "before the first record"
         try:
             manual_acks = stream.noack()  # type: ignore[attr-defined]  # Stream, not StreamT
+            consumer: Any = self.app.consumer
             async for event in manual_acks.events():
                 message = event.message
+                if not consumer.admit(message):
+                    continue  # out of offset order: the partition is read again
                 where = f"{message.topic}[{message.partition}]@{message.offset}"
                 async with self.flusher.pass_lock:
                     await self.handle(message.partition, message.topic, message.value)

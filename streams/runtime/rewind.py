@@ -16,7 +16,11 @@ restart, all seen on the embedded broker:
    the group is reset (a state-wipe fault test lost two orgs' history this way).
 
 ``RewindingConsumer`` closes them: uncommitted partitions are rewound to their first
-offset when Faust seeks (1); a commit never passes the first offset not yet processed (3);
+offset when Faust seeks (1); the agent admits a partition's records only in offset order
+(``admit``): a record after a hole is set aside, as if Faust had dropped it too, and the
+partition is read again from the first missing offset, so no record is processed before
+one that precedes it (a dropped record read again after later ones would apply an org's
+events out of order) (2); a commit never passes the first offset not yet processed (3);
 and a partition whose head stays unprocessed for ``HEAD_STALL_SECONDS`` while later
 records are acknowledged is sought back to it, so the dropped record is read again (2).
 A dropped record with nothing after it is caught by ``check_idle_heads``: once the agent
@@ -93,6 +97,8 @@ def rewinding_consumer(
     class RewindingConsumer(Consumer):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             self._start_offsets: dict[Any, int] = {}  # next offset to process, per tp
+            self._expected: dict[Any, int] = {}  # next offset the agent may process
+            self._rereading: dict[Any, int] = {}  # offset a read-again is under way from
             self._head_stalled_since: dict[Any, float] = {}
             self._read_again_tasks: set[asyncio.Future[None]] = set()
             super().__init__(*args, **kwargs)
@@ -111,7 +117,50 @@ def rewinding_consumer(
 
         def note_start(self, tp: Any, offset: int) -> None:
             self._start_offsets[tp] = offset
+            self._expected[tp] = offset
             self._head_stalled_since.pop(tp, None)
+
+        def admit(self, message: Any) -> bool:
+            """Whether the agent may process ``message`` now: the next offset of its
+            partition, or of a partition not watched. A later one is set aside (Faust
+            forgets it, unacknowledged) and the partition is read again from the
+            missing offset; an earlier one was processed already (read again after a
+            seek back) and is set aside too."""
+            tp = message.tp
+            if tp.topic not in rewind:
+                return True
+            offset = message.offset
+            expected = self._expected.get(tp)
+            if expected is None or offset == expected:
+                self._expected[tp] = offset + 1
+                return True
+            self._unacked_messages.discard(message)
+            if offset > expected:
+                self._forget_acks_from(tp, expected)
+            if offset > expected and self._rereading.get(tp) != expected:
+                self._rereading[tp] = expected
+                log.warning(
+                    "%s[%d]: offset %d arrived before %d; reading from %d again",
+                    tp.topic,
+                    tp.partition,
+                    offset,
+                    expected,
+                    expected,
+                )
+                self._schedule_read_again(tp, expected)
+            return False
+
+        def _forget_acks_from(self, tp: Any, offset: int) -> None:
+            """Faust acknowledges a record its stream skips (flow control, an older
+            generation) without processing it: such acks at or after the first offset
+            not processed must not let a commit pass it."""
+            acked = self._acked[tp]
+            stale = [o for o in acked if o >= offset]
+            if stale:
+                index = self._acked_index[tp]
+                for o in stale:
+                    acked.remove(o)
+                    index.discard(o)
 
         def _new_offset(self, tp: Any) -> int | None:
             if tp.topic in rewind and not self._gap[tp]:
@@ -181,5 +230,7 @@ def rewinding_consumer(
                 log.warning("%s[%d]: could not read again from %d: %s", *tp, offset, exc)
                 return
             self._read_offset[tp] = offset if offset else None  # or Faust drops them
+            if self._rereading.get(tp) == offset:
+                del self._rereading[tp]  # a record still missing later is read again anew
 
     return RewindingConsumer

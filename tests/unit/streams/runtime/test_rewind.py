@@ -34,6 +34,8 @@ def consumer(
     made._acked_index = defaultdict(set)
     made._committed_offset = defaultdict(lambda: None)
     made._start_offsets = {}
+    made._expected = {}
+    made._rereading = {}
     made._head_stalled_since = {}
     made.scheduled = []
     made._schedule_read_again = lambda tp, offset: made.scheduled.append((tp, offset))
@@ -202,3 +204,27 @@ def test_every_commit_runs_the_flush_first(monkeypatch: pytest.MonkeyPatch) -> N
     made = consumer(before_commit=flush)
     assert asyncio.run(made.commit()) is True
     assert calls == ["flush", "commit"]
+
+
+class _Message:
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.tp = tp
+        self.offset = offset
+
+
+def test_records_are_admitted_in_offset_order_only() -> None:
+    made = consumer(start=4)
+    tp = TP(SOURCE, 0)
+    made._unacked_messages = set()
+    assert made.admit(_Message(tp, 4)) and made.admit(_Message(tp, 5))
+    ack(made, tp, 7)  # Faust skipped 6 and 7 and acknowledged 7 unprocessed
+    late = _Message(tp, 7)
+    made._unacked_messages.add(late)
+    assert not made.admit(late)  # 6 is missing: set aside, read again from 6
+    assert made.scheduled == [(tp, 6)] and late not in made._unacked_messages
+    assert made._acked[tp] == [] and 7 not in made._acked_index[tp]
+    assert not made.admit(_Message(tp, 8))  # still missing: no second read-again
+    assert made.scheduled == [(tp, 6)]
+    assert made.admit(_Message(tp, 6)) and made.admit(_Message(tp, 7))
+    assert not made.admit(_Message(tp, 5))  # processed already (read again): aside
+    assert made.admit(_Message(TP(OTHER, 0), 99))  # other topics: Faust's order
