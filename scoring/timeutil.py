@@ -9,6 +9,7 @@ digits or accept a space separator, which the rules forbid.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 
 from scoring.errors import InvalidTime
@@ -116,7 +117,13 @@ def format_time_of_day(ms_of_day: int) -> str:
 
 def month_of(time_ms: int) -> int:
     """Month index of the UTC calendar month containing ``time_ms``."""
-    year, month, _ = _civil_from_days(time_ms // DAY_MS)
+    return _month_of_day(time_ms // DAY_MS)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _month_of_day(day: int) -> int:
+    """Memoised: a pass asks for the month of the same few days again and again."""
+    year, month, _ = _civil_from_days(day)
     return year * 12 + month - 1
 
 

@@ -18,6 +18,17 @@ from streams.runtime.rewind import rewinding_consumer
 # (Workers before format 2 of the org value also had a ``roster`` table: no longer read.)
 TABLES = ("orgs", "clocks")
 
+# RocksDB sizes of each partition's database (2 tables x partitions databases per worker).
+# Faust's defaults are 64 MiB x 3 write buffers and a 2 GiB block cache per database; these
+# bound a worker's store to about 64 MiB per database (the org values it reads often are
+# decoded in memory anyway: ``OrgStore``).
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 16 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 32 * 1024 * 1024,
+    "max_open_files": 256,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class FaustParts:
@@ -93,8 +104,13 @@ def build_faust_app(
     raw_schema: faust.Schema[bytes, bytes] = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    orgs = app.Table("orgs", key_type=bytes, value_type=bytes, partitions=partitions)
-    clocks = app.Table("clocks", key_type=bytes, value_type=bytes, partitions=partitions)
+    options = ROCKSDB_OPTIONS if settings.store == "rocksdb" else None
+    orgs = app.Table(
+        "orgs", key_type=bytes, value_type=bytes, partitions=partitions, options=options
+    )
+    clocks = app.Table(
+        "clocks", key_type=bytes, value_type=bytes, partitions=partitions, options=options
+    )
     source = app.topic(
         settings.events_topic, settings.control_topic, schema=raw_schema, partitions=partitions
     )
