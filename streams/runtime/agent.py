@@ -76,7 +76,11 @@ class ScorerApp:
             lambda: self.app.producer, self._die, metrics.latency.observe, wall_clock
         )
         self.flusher = StateFlusher(
-            self.store, self.outbox, lambda: kafka_producer(self.app.producer), self._die
+            self.store,
+            self.outbox,
+            lambda: kafka_producer(self.app.producer),
+            self._die,
+            FlushMetrics(metrics),
         )
         self.flush_requests: set[asyncio.Future[Any]] = set()
         self.pass_metrics = PassMetrics(metrics)
@@ -213,6 +217,20 @@ class ScorerApp:
             await self.outbox.send_and_wait(self.settings.control_topic, WAKE, partition)
         finally:
             self.wake_in_flight.discard(partition)
+
+
+class FlushMetrics:
+    """The state flush's report, into the worker's metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def flushed(self, seconds: float, orgs: int) -> None:
+        self.metrics.flush_seconds.observe(seconds)
+        self.metrics.flushed_orgs.inc(orgs)
+
+    def dirty(self, orgs: int) -> None:
+        self.metrics.dirty_orgs.set(orgs)
 
 
 def scorer_config(settings: Settings, *, output_like_input: bool) -> ScorerConfig:

@@ -129,6 +129,23 @@ class Metrics:
             "consumed events; wake-ups and ticks alone do not count).",
             registry=r,
         )
+        self.flush_seconds = Histogram(
+            "css_state_flush_seconds",
+            "State flushes before offset commits: from taking the changed values to "
+            "acknowledging the records (output acks, changelog acks, local write).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.flushed_orgs = Counter(
+            "css_state_flushed_orgs",
+            "Org values written to the changelog by state flushes (once per flush each).",
+            registry=r,
+        )
+        self.dirty_orgs = Gauge(
+            "css_state_dirty_orgs",
+            "Orgs changed since the last flush began (held in memory until written).",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "css_consumer_lag_records",
             "Records between the worker's position and the end of each input partition.",

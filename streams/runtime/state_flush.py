@@ -29,8 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from streams.runtime.org_store import FlushSnapshot, OrgStore
 from streams.runtime.outbox import Outbox
@@ -40,6 +41,14 @@ log = logging.getLogger("csscore.worker")
 DIRTY_ORGS_CAP = 20_000  # more dirty orgs than this: flush without waiting for a commit
 
 
+class FlushObserver(Protocol):
+    """What a flush reports (the worker's metrics): once per flush, never per org."""
+
+    def flushed(self, seconds: float, orgs: int) -> None: ...
+
+    def dirty(self, orgs: int) -> None: ...
+
+
 class StateFlusher:
     def __init__(
         self,
@@ -47,7 +56,9 @@ class StateFlusher:
         outbox: Outbox,
         producer: Callable[[], Any],
         on_failure: Callable[[BaseException, str], None],
+        observer: FlushObserver | None = None,
     ) -> None:
+        self.observer = observer
         self.store = store
         self.outbox = outbox
         self.producer = producer  # the aiokafka producer (exists once the app runs)
@@ -79,6 +90,7 @@ class StateFlusher:
 
     async def _flush_once(self) -> None:
         async with self.flush_lock:
+            started = time.perf_counter()
             async with self.pass_lock:
                 snapshot = self.store.take_snapshot()
                 held, self.held = self.held, []
@@ -93,6 +105,9 @@ class StateFlusher:
                 raise
             self.flushes += 1
             self.acknowledge(held)
+            if self.observer is not None:
+                self.observer.flushed(time.perf_counter() - started, len(snapshot.slots))
+                self.observer.dirty(self.store.dirty_count())
 
     async def write(self, snapshot: FlushSnapshot, outputs: list[asyncio.Future[Any]]) -> None:
         if outputs:

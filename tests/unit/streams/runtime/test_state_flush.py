@@ -148,3 +148,23 @@ def test_nothing_to_flush_sends_nothing() -> None:
     flush, _orgs, _outputs, _failures = flusher(producer)
     asyncio.run(flush.flush())
     assert producer.submitted == [] and flush.flushes == 0
+
+
+def test_a_flush_reports_once_with_the_orgs_it_wrote() -> None:
+    reports: list[tuple[str, float]] = []
+
+    class Observer:
+        def flushed(self, seconds: float, orgs: int) -> None:
+            reports.append(("flushed", orgs))
+            assert seconds >= 0
+
+        def dirty(self, orgs: int) -> None:
+            reports.append(("dirty", orgs))
+
+    store, _orgs, _clocks = new_store()
+    flush = StateFlusher(store, Outputs(), lambda: FakeProducer(), lambda e, w: None, Observer())  # type: ignore[arg-type]
+    store.note(pass_of("a"))
+    store.note(pass_of("b"))
+    flush.hold(Event(0))
+    asyncio.run(flush.flush())
+    assert reports == [("flushed", 2), ("dirty", 0)]
