@@ -14,6 +14,7 @@ from streams.errors import UsageError
 # callable taking the parsed namespace and returning the exit code.
 COMMAND_MODULES = (
     "streams.cli.score",  # score
+    "streams.cli.compare",  # compare-catalogs
     "streams.cli.feed",  # produce, tick
     "streams.cli.worker",  # worker, tail, score-of
 )

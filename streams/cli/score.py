@@ -23,7 +23,7 @@ from streams.errors import UsageError
 from streams.pipeline.offline import OfflineScorer
 
 
-def _seconds_ms(text: str) -> int:
+def seconds_ms(text: str) -> int:
     """A duration in seconds (decimals allowed) as whole milliseconds."""
     try:
         value = Decimal(text)
@@ -42,16 +42,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="input file, or - for stdin")
     parser.add_argument("--catalog", metavar="PATH", help="catalog file (default: built-in)")
+    add_scoring_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_scoring_options(parser: argparse.ArgumentParser) -> None:
+    """--grace, --dedup-horizon and --now: the offline scorer's settings."""
     parser.add_argument(
         "--grace",
-        type=_seconds_ms,
+        type=seconds_ms,
         default=HOUR_MS,
         metavar="SECONDS",
         help="month-close grace period (default 3600)",
     )
     parser.add_argument(
         "--dedup-horizon",
-        type=_seconds_ms,
+        type=seconds_ms,
         default=DEFAULT_DEDUP_HORIZON_MS,
         metavar="SECONDS",
         help="duplicate horizon per org (default 86400)",
@@ -61,10 +67,19 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="RFC3339",
         help="'now' for the future_timestamp check (default: the wall clock at start)",
     )
-    parser.set_defaults(handler=run)
 
 
-def _open_inputs(paths: list[str]) -> list[tuple[str, IO[bytes]]]:
+def now_ms_of(text: str | None) -> int:
+    """--now as epoch ms (the wall clock when not given)."""
+    if text is None:
+        return time.time_ns() // 1_000_000
+    try:
+        return parse_time_ms(text)
+    except InvalidTime as exc:
+        raise UsageError(f"--now: {exc}") from exc
+
+
+def open_inputs(paths: list[str]) -> list[tuple[str, IO[bytes]]]:
     opened: list[tuple[str, IO[bytes]]] = []
     for path in paths:
         if path == "-":
@@ -81,15 +96,9 @@ def _open_inputs(paths: list[str]) -> list[tuple[str, IO[bytes]]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.now is None:
-        now_ms = time.time_ns() // 1_000_000
-    else:
-        try:
-            now_ms = parse_time_ms(args.now)
-        except InvalidTime as exc:
-            raise UsageError(f"--now: {exc}") from exc
+    now_ms = now_ms_of(args.now)
     catalog = load_catalog(args.catalog)
-    inputs = _open_inputs(args.files)
+    inputs = open_inputs(args.files)
     scorer = OfflineScorer(catalog, args.grace, args.dedup_horizon, now_ms)
     err = sys.stderr
     reported = 0
