@@ -22,12 +22,24 @@ from scoring.kinds import KindParams
 from scoring.kinds.base import Feed
 from scoring.validation import fail, mapping, non_empty_str, positive, str_list
 
-__all__ = ["Catalog", "CatalogError", "Route", "Signal", "catalog_from_dict"]
+__all__ = ["Band", "Catalog", "CatalogError", "Route", "Signal", "catalog_from_dict"]
 
 CATEGORIES = ("product_adoption", "customer_expertise", "technical_health")
 DEFAULT_CATEGORY_WEIGHTS = {"product_adoption": 5, "customer_expertise": 2, "technical_health": 3}
 DEFAULT_CORE_PRODUCTS = ("sales_cloud", "service_cloud", "field_service", "platform")
 KINDS = tuple(KIND_REGISTRY)  # kind names, in documentation order
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A named score range: from ``lower`` up to the next band's lower bound - 1."""
+
+    name: str
+    lower: int
+
+
+# The spec's grading scheme (section 1): fair 0-30, good 31-60, excellent 61-100.
+DEFAULT_BANDS = (Band("fair", 0), Band("good", 31), Band("excellent", 61))
 
 Policy = Literal["exclude", "zero"]
 Effort = Literal["low", "medium", "high"]
@@ -76,6 +88,10 @@ class Catalog:
     signals: tuple[Signal, ...]
     category_weights: Mapping[str, Fraction]
     core_products: tuple[str, ...] = DEFAULT_CORE_PRODUCTS
+    # The grading scheme of the overall score and the signals, and per category where the
+    # catalog gives one (else the overall scheme).
+    bands: tuple[Band, ...] = DEFAULT_BANDS
+    category_bands: Mapping[str, tuple[Band, ...]] = field(default_factory=dict)
     routes: Mapping[str, tuple[Route, ...]] = field(default_factory=dict, compare=False)
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     # Integer forms of the weights for the roll-up: every weight of one level scaled by the
@@ -85,6 +101,16 @@ class Catalog:
     # Per signal: index of its (category, group) in ``group_keys`` (roll-up order).
     signal_group_index: tuple[int, ...] = field(default=(), compare=False)
     group_keys: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def bands_of(self, category: str) -> tuple[Band, ...]:
+        return self.category_bands.get(category, self.bands)
+
+    def band_names(self) -> tuple[str, ...]:
+        """Every band name the catalog's records can carry, overall scheme first."""
+        names = [band.name for band in self.bands]
+        for scheme in self.category_bands.values():
+            names.extend(band.name for band in scheme if band.name not in names)
+        return tuple(names)
 
     def __post_init__(self) -> None:
         routes: dict[str, list[Route]] = {}
@@ -208,4 +234,34 @@ def catalog_from_dict(data: Mapping[str, object]) -> Catalog:
         if key not in CATEGORIES:
             raise fail(f"category_weights.{key}", "unknown category")
     core = str_list(root.get("core_products", list(DEFAULT_CORE_PRODUCTS)), "core_products")
-    return Catalog(name, version, signals, weights, core)
+    bands = DEFAULT_BANDS if "bands" not in root else _bands(root["bands"], "bands")
+    per_category = mapping(root.get("category_bands", {}), "category_bands")
+    category_bands: dict[str, tuple[Band, ...]] = {}
+    for category, raw in per_category.items():
+        if category not in CATEGORIES:
+            raise fail(f"category_bands.{category}", "unknown category")
+        category_bands[category] = _bands(raw, f"category_bands.{category}")
+    return Catalog(name, version, signals, weights, core, bands, category_bands)
+
+
+def _bands(raw: object, path: str) -> tuple[Band, ...]:
+    """A grading scheme: bands by ascending lower bound, the first from 0, each name
+    unique, every bound an integer in 0..100."""
+    if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
+        raise fail(path, "must be a non-empty list of {name, from}")
+    bands: list[Band] = []
+    for index, item in enumerate(raw):
+        where = f"{path}[{index}]"
+        entry = mapping(item, where)
+        name = non_empty_str(entry, "name", where)
+        lower = entry.get("from")
+        if not isinstance(lower, int) or isinstance(lower, bool) or not 0 <= lower <= 100:
+            raise fail(f"{where}.from", "must be an integer from 0 to 100")
+        if any(band.name == name for band in bands):
+            raise fail(f"{where}.name", f"repeats band {name!r}")
+        if bands and lower <= bands[-1].lower:
+            raise fail(f"{where}.from", "bands must be sorted by ascending, distinct bounds")
+        if not bands and lower != 0:
+            raise fail(f"{where}.from", "the first band must start at 0 (the scheme covers 0-100)")
+        bands.append(Band(name, lower))
+    return tuple(bands)

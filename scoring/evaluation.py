@@ -26,7 +26,7 @@ from typing import Any
 from scoring.catalog import CATEGORIES, Catalog
 from scoring.kinds import KINDS, EvalContext, Evaluator, Inputs, KindResult, StableUntil
 from scoring.numbers import output_number
-from scoring.rollup import RollUpPlan, Totals
+from scoring.rollup import BandTable, RollUpPlan, Totals
 from scoring.state import OrgState
 from scoring.timeutil import (
     DAY_MS,
@@ -111,11 +111,13 @@ class RecordPlan:
     __slots__ = (
         "calendar",
         "catalog",
+        "category_band",
         "day_texts",
         "derived",
         "index_of",
         "instant_indexes",
         "output_category_weights",
+        "overall_band",
         "period_texts",
         "rollup",
         "second_texts",
@@ -138,6 +140,10 @@ class RecordPlan:
         self.output_category_weights = tuple(
             output_number(catalog.category_weights[category]) for category in CATEGORIES
         )
+        # The catalog's grading schemes as score -> band name tables (signals use the
+        # overall scheme).
+        self.overall_band = BandTable(catalog.bands)
+        self.category_band = tuple(BandTable(catalog.bands_of(c)) for c in CATEGORIES)
         # month index -> (first ms, first ms of the next month, days): live evaluations
         # ask for the same few months over and over.
         self.calendar: dict[int, tuple[int, int, int]] = {}

@@ -36,7 +36,7 @@ from scoring.evaluation import forget_memos as _forget_evaluation_memos
 from scoring.kinds import EvalContext
 from scoring.live_evaluation import live_evaluation
 from scoring.numbers import output_number, output_ratio
-from scoring.rollup import Totals, band, effective_weights
+from scoring.rollup import Totals, effective_weights
 from scoring.state import OrgState
 
 if TYPE_CHECKING:
@@ -193,18 +193,25 @@ def record_standing(plan: RecordPlan, current: Evaluation) -> dict[str, Any]:
     totals = current.totals
     groups = totals.groups_by_category(plan.rollup)
     categories: dict[str, Any] = {}
-    for category, score, weight in zip(
-        CATEGORIES, totals.category_scores, plan.output_category_weights, strict=True
+    for category, score, weight, category_band in zip(
+        CATEGORIES,
+        totals.category_scores,
+        plan.output_category_weights,
+        plan.category_band,
+        strict=True,
     ):
         categories[category] = {
             "score": score,
-            "band": band(score),
+            "band": category_band(score),
             "available": score is not None,
             "weight": weight,
             "groups": groups[category],
         }
     overall = totals.overall
-    return {"overall": {"score": overall, "band": band(overall)}, "categories": categories}
+    return {
+        "overall": {"score": overall, "band": plan.overall_band(overall)},
+        "categories": categories,
+    }
 
 
 def signal_entry(plan: RecordPlan, current: Evaluation, index: int) -> dict[str, Any]:
@@ -218,7 +225,7 @@ def signal_entry(plan: RecordPlan, current: Evaluation, index: int) -> dict[str,
         "category": signal.category,
         "group": signal.group,
         "score": score,
-        "band": band(score),
+        "band": plan.overall_band(score),
         "status": current.statuses[index],
         # Memoised results may serve several records: each gets its own copy.
         "inputs": dict(current.inputs[index]),

@@ -13,18 +13,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
-from scoring.catalog import CATEGORIES, Catalog
+from scoring.catalog import CATEGORIES, DEFAULT_BANDS, Band, Catalog
 
 
-def band(score: int | None) -> str | None:
-    """fair 0..30, good 31..60, excellent 61..100 (section 1)."""
+def band(score: int | None, bands: tuple[Band, ...] = DEFAULT_BANDS) -> str | None:
+    """The name of the band holding ``score`` (default: fair 0..30, good 31..60,
+    excellent 61..100, section 1); None for no score."""
     if score is None:
         return None
-    if score <= 30:
-        return "fair"
-    if score <= 60:
-        return "good"
-    return "excellent"
+    name = bands[0].name
+    for candidate in bands:
+        if score < candidate.lower:
+            break
+        name = candidate.name
+    return name
+
+
+class BandTable:
+    """A grading scheme as a lookup table: the band name of every score 0..100."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, bands: tuple[Band, ...]) -> None:
+        self.names = tuple(band(score, bands) for score in range(101))
+
+    def __call__(self, score: int | None) -> str | None:
+        return None if score is None else self.names[score]
 
 
 class RollUpPlan:

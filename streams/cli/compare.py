@@ -23,8 +23,6 @@ from streams.errors import UsageError
 from streams.pipeline.catalog_compare import NO_BAND, Comparison, OrgRow, compare_catalogs
 from streams.pipeline.offline import OfflineScorer
 
-BANDS = ("fair", "good", "excellent", NO_BAND)
-
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
@@ -103,24 +101,29 @@ def _write(path: str, write: Any) -> None:
 
 def _print_summary(c: Comparison, old: Catalog, new: Catalog, top: int, out: IO[str]) -> None:
     print(f"catalog {old.name} {old.version} -> {new.name} {new.version}", file=out)
-    if not c.signal_differences and not c.category_weight_changes:
-        print("no signal or category weight is defined differently", file=out)
+    if not (c.signal_differences or c.category_weight_changes or c.scheme_changes):
+        print("no signal, category weight or band is defined differently", file=out)
     for diff in c.signal_differences:
         detail = f" ({', '.join(diff.fields)})" if diff.fields else ""
         print(f"  signal {diff.signal_id}: {diff.change}{detail}", file=out)
     for category, (before, after) in c.category_weight_changes.items():
         print(f"  category weight {category}: {before} -> {after}", file=out)
+    for scope, (before, after) in c.scheme_changes.items():
+        print(f"  bands of {scope}: {before} -> {after}", file=out)
     for view in c.views():
         rows = [r for r in c.rows if r.view == view]
         changed = sum(1 for r in rows if r.change)
         label = "live records" if view == "live" else f"latest closed month {view}"
         print(f"\n{label}: {len(rows)} orgs, {changed} with a different overall score", file=out)
         matrix = c.band_matrix(view)
+        rows_bands = (*(b.name for b in old.bands), NO_BAND)
+        column_bands = (*(b.name for b in new.bands), NO_BAND)
+        width = max(10, *(len(name) + 1 for name in (*rows_bands, *column_bands)))
         print("  overall band, old (rows) -> new (columns):", file=out)
-        print("  " + " " * 10 + "".join(f"{band:>10}" for band in BANDS), file=out)
-        for before in BANDS:
-            cells = "".join(f"{matrix.get((before, after), 0):>10}" for after in BANDS)
-            print(f"  {before:>10}{cells}", file=out)
+        print("  " + " " * width + "".join(f"{b:>{width}}" for b in column_bands), file=out)
+        for before in rows_bands:
+            cells = "".join(f"{matrix.get((before, after), 0):>{width}}" for after in column_bands)
+            print(f"  {before:>{width}}{cells}", file=out)
         movers = c.movers(view, top)
         if movers:
             print(f"  largest movers (top {len(movers)}):", file=out)
@@ -161,6 +164,7 @@ def _as_json(c: Comparison, old: Catalog, new: Catalog) -> dict[str, Any]:
         "category_weight_changes": {
             k: {"old": a, "new": b} for k, (a, b) in c.category_weight_changes.items()
         },
+        "band_scheme_changes": {k: {"old": a, "new": b} for k, (a, b) in c.scheme_changes.items()},
         "band_moves": {
             view: [
                 {"from": a, "to": b, "orgs": n} for (a, b), n in sorted(c.band_matrix(view).items())

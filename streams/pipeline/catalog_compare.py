@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from scoring.catalog import Catalog, Signal
+from scoring.catalog import CATEGORIES, Band, Catalog, Signal
 
 NO_BAND = "none"  # an org without an overall score in one of the two views
 
@@ -63,6 +63,8 @@ class Comparison:
     rows: list[OrgRow] = field(default_factory=list)
     signal_differences: list[SignalDifference] = field(default_factory=list)
     category_weight_changes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    # "overall" or a category -> (old scheme, new scheme) as "name from, ..." text
+    scheme_changes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def views(self) -> list[str]:
         return [v for v in (self.latest_period, "live") if v is not None]
@@ -103,7 +105,16 @@ def compare_catalogs(
                 None if before is None else str(before),
                 None if after is None else str(after),
             )
+    for scope in ("overall", *CATEGORIES):
+        before_scheme = old.bands if scope == "overall" else old.bands_of(scope)
+        after_scheme = new.bands if scope == "overall" else new.bands_of(scope)
+        if before_scheme != after_scheme:
+            comparison.scheme_changes[scope] = (_scheme(before_scheme), _scheme(after_scheme))
     return comparison
+
+
+def _scheme(bands: tuple[Band, ...]) -> str:
+    return ", ".join(f"{b.name} {b.lower}" for b in bands)
 
 
 def signal_differences(old: Catalog, new: Catalog) -> list[SignalDifference]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-BANDS = ("fair", "good", "excellent", "none")
 
 # The sample names a metric family of each type exposes in the text format
 # (prometheus_client >= 0.20: counters and histograms also expose ``_created``).

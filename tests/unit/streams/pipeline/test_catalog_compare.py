@@ -105,6 +105,7 @@ def test_the_command_prints_band_moves_and_writes_json_and_csv(
     proposed = json.loads(DEFAULT_FILE.read_text())
     proposed["version"] = "9.9.9"
     proposed["category_weights"]["technical_health"] = 9
+    proposed["bands"] = [{"name": "at risk", "from": 0}, {"name": "healthy", "from": 45}]
     new_catalog = tmp_path / "new.json"
     new_catalog.write_text(json.dumps(proposed))
     out_json, out_csv = tmp_path / "cmp.json", tmp_path / "cmp.csv"
@@ -115,11 +116,14 @@ def test_the_command_prints_band_moves_and_writes_json_and_csv(
     out, err = capsys.readouterr()
     assert code == 0 and err == ""
     assert "-> default 9.9.9" in out and "category weight technical_health: 3 -> 9" in out
+    assert "bands of overall: fair 0, good 31, excellent 61 -> at risk 0, healthy 45" in out
+    assert "bands of technical_health" in out  # it follows the overall scheme
     assert "latest closed month 2025-04: 12 orgs" in out and "live records: 12 orgs" in out
     data = json.loads(out_json.read_text())
     assert data["latest_period"] == "2025-04" and len(data["rows"]) == 24
-    moves = sum(m["orgs"] for m in data["band_moves"]["live"])
-    assert moves == 12
+    moves = data["band_moves"]["live"]
+    assert sum(m["orgs"] for m in moves) == 12
+    assert {m["to"] for m in moves} <= {"at risk", "healthy", "none"}
     rows = list(csv.DictReader(out_csv.open()))
     assert len(rows) == 24 and {r["view"] for r in rows} == {"2025-04", "live"}
     for row in rows:  # the change column is new - old
