@@ -21,6 +21,7 @@ the :class:`RecordPlan` that computed it, so another compiled catalog recomputes
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
 from scoring.catalog import CATEGORIES, Catalog
@@ -195,12 +196,14 @@ class Derived:
     explain contributions), shared by every evaluation with the same ones: an org's
     integer scores change far less often than its events arrive. Built lazily."""
 
-    __slots__ = ("contributions", "recommendations", "totals")
+    __slots__ = ("contributions", "exact_points", "recommendations", "totals")
 
     def __init__(self, totals: Totals) -> None:
         self.totals = totals
         self.recommendations: tuple[tuple[SignalPlan, int], ...] | None = None
         self.contributions: tuple[tuple[str, int | float], ...] | None = None
+        # signal index -> its exact contribution points (taking-part signals only)
+        self.exact_points: dict[int, Fraction] | None = None
 
 
 class Evaluation:

@@ -21,6 +21,7 @@ follows from the scores alone is computed once per distinct scores
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from scoring.catalog import CATEGORIES
@@ -169,7 +170,73 @@ def _explain(plan: RecordPlan, current: Evaluation, previous: Evaluation | None)
         "previous_overall": previous_overall,
         "change": change,
         "contributions": _contributions(plan, current),
+        "changes": _point_changes(plan, current, previous),
     }
+
+
+def _point_changes(
+    plan: RecordPlan, current: Evaluation, previous: Evaluation | None
+) -> list[dict[str, Any]]:
+    """What changed since month M-1, per signal taking part in either month: its score
+    and contribution points now and then, and ``points_change`` (a side where it does
+    not take part counts 0), largest change first (ties: catalog order); empty without
+    an M-1."""
+    if previous is None:
+        return []
+    now, before = _exact_points(plan, current), _exact_points(plan, previous)
+    ranked: list[tuple[Fraction, int]] = []
+    for index in sorted({*now, *before}):
+        change = now.get(index, Fraction(0)) - before.get(index, Fraction(0))
+        ranked.append((abs(change), index))
+    ranked.sort(key=lambda item: (-item[0], item[1]))
+    entries = []
+    for _size, index in ranked:
+        points, previous_points = now.get(index), before.get(index)
+        entries.append(
+            {
+                "signal": plan.signals[index].id,
+                "score": current.scores[index],
+                "previous_score": previous.scores[index],
+                "points": None if points is None else output_number(points),
+                "previous_points": None
+                if previous_points is None
+                else output_number(previous_points),
+                "points_change": output_number((points or 0) - (previous_points or 0)),
+            }
+        )
+    return entries
+
+
+def _exact_points(plan: RecordPlan, current: Evaluation) -> dict[int, Fraction]:
+    """Each taking-part signal's exact points (what ``contributions`` prints rounded)."""
+    derived = current.derived
+    exact = derived.exact_points
+    if exact is not None:
+        return exact
+    scores = current.scores
+    rollup = plan.rollup
+    exact = {}
+    if not rollup.all_positive:
+        shares = effective_weights(plan.catalog, scores)
+        for index, (score, share) in enumerate(zip(scores, shares, strict=True)):
+            if score is not None and share is not None:
+                exact[index] = score * share
+    else:
+        totals = current.totals
+        for index, (score, group_index, weight) in enumerate(
+            zip(scores, rollup.signal_groups, rollup.signal_weights, strict=True)
+        ):
+            if score is None:
+                continue
+            category_index = rollup.group_category[group_index]
+            exact[index] = Fraction(
+                score * weight * rollup.category_weights[category_index],
+                totals.weight_sums[group_index]
+                * totals.category_counts[category_index]
+                * totals.total_weight,
+            )
+    derived.exact_points = exact
+    return exact
 
 
 def record_head(

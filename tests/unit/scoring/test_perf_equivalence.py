@@ -15,7 +15,7 @@ a state that has served records before equal those of its memo-free JSON copy, a
 late, duplicate and out-of-order events (generated telemetry and hypothesis).
 
 Regenerate (only from a commit whose output is known good):
-``PYTHONPATH=. .venv/bin/python tests/unit/test_scoring_perf_equivalence.py --write``.
+``PYTHONPATH=. .venv/bin/python tests/unit/scoring/test_perf_equivalence.py --write``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ formatting, trending, recommendations, explain."""
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -11,12 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devtools.generate import generate_lines
 from scoring.catalog import catalog_from_dict
 from scoring.compiled import compile_catalog
 from scoring.numbers import output_number
 from scoring.record import live_record, monthly_record
 from scoring.rollup import Totals, band, effective_weights
-from tests.scoring_support import DEFAULT_COMPILED, ev, fold, month
+from scoring.timeutil import DAY_MS, HOUR_MS, parse_time_ms
+from streams.pipeline.offline import score_lines
+from tests.scoring_support import DEFAULT_CATALOG, DEFAULT_COMPILED, ev, fold, month
 
 CAT = DEFAULT_COMPILED
 
@@ -286,3 +290,46 @@ def test_explain_points_are_effective_weights() -> None:
         float(sum(Fraction(s) * w for s, w in zip(scores, shares, strict=True) if w is not None)),
         abs=1e-5,
     )
+
+
+def test_explain_changes_rank_each_signals_points_since_the_month_before() -> None:
+    lines = list(generate_lines(8, 5, seed=21, now="2025-06-02T00:00:00Z"))
+    now = parse_time_ms("2025-06-02T00:00:00Z")
+    result = score_lines(
+        lines, DEFAULT_CATALOG, grace_ms=HOUR_MS, dedup_horizon_ms=DAY_MS, now_ms=now
+    )
+    by_key = {(r["org_id"], r["kind"], r["period"]): r for r in result.records}
+    checked = 0
+    for record in result.records:
+        explain = record["explain"]
+        changes = explain["changes"]
+        if explain["previous_overall"] is None and record["kind"] == "monthly":
+            first = min(p for (o, k, p) in by_key if o == record["org_id"] and k == "monthly")
+            if record["period"] == first:
+                assert changes == []  # no month before the org's first
+                continue
+        points = {c["signal"]: c["points"] for c in explain["contributions"]}
+        order = [s.id for s in DEFAULT_CATALOG.signals]
+        sizes = [abs(c["points_change"]) for c in changes]
+        assert sizes == sorted(sizes, reverse=True)
+        for c in changes:
+            assert c["points"] == points.get(c["signal"])
+            now_points, then = c["points"] or 0, c["previous_points"] or 0
+            assert abs(c["points_change"] - (now_points - then)) < 2e-6  # each rounded
+        for a, b in itertools.pairwise(changes):
+            if abs(a["points_change"]) == abs(b["points_change"]):
+                assert order.index(a["signal"]) < order.index(b["signal"])
+        previous = by_key.get((record["org_id"], "monthly", _month_before(record["period"])))
+        if record["kind"] == "monthly" and previous is not None:
+            then_points = {c["signal"]: c["points"] for c in previous["explain"]["contributions"]}
+            for c in changes:
+                assert c["previous_points"] == then_points.get(c["signal"])
+            taking_part = set(points) | set(then_points)
+            assert {c["signal"] for c in changes} == taking_part
+            checked += 1
+    assert checked > 10
+
+
+def _month_before(period: str) -> str:
+    year, month = (int(part) for part in period.split("-"))
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
