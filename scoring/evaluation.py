@@ -21,7 +21,6 @@ the :class:`RecordPlan` that computed it, so another compiled catalog recomputes
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Any
 
 from scoring.catalog import CATEGORIES, Catalog
@@ -202,8 +201,8 @@ class Derived:
         self.totals = totals
         self.recommendations: tuple[tuple[SignalPlan, int], ...] | None = None
         self.contributions: tuple[tuple[str, int | float], ...] | None = None
-        # signal index -> its exact contribution points (taking-part signals only)
-        self.exact_points: dict[int, Fraction] | None = None
+        # signal index -> its exact contribution points as (numerator, denominator)
+        self.exact_points: dict[int, tuple[int, int]] | None = None
 
 
 class Evaluation:

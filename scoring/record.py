@@ -21,7 +21,6 @@ follows from the scores alone is computed once per distinct scores
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from scoring.catalog import CATEGORIES
@@ -118,11 +117,20 @@ def _rank_recommendations(
 
 
 def _contributions(plan: RecordPlan, current: Evaluation) -> list[Any]:
+    return [
+        {"signal": signal_id, "points": value}
+        for signal_id, value in _contribution_list(plan, current)
+    ]
+
+
+def _contribution_list(
+    plan: RecordPlan, current: Evaluation
+) -> tuple[tuple[str, int | float], ...]:
     derived = current.derived
     points = derived.contributions
     if points is None:
         points = derived.contributions = _contribution_points(plan, current)
-    return [{"signal": signal_id, "points": value} for signal_id, value in points]
+    return points
 
 
 def _contribution_points(
@@ -180,35 +188,51 @@ def _point_changes(
     """What changed since month M-1, per signal taking part in either month: its score
     and contribution points now and then, and ``points_change`` (a side where it does
     not take part counts 0), largest change first (ties: catalog order); empty without
-    an M-1."""
+    an M-1. Exact integer ratios throughout (no Fraction objects: a month close builds
+    one per org)."""
     if previous is None:
         return []
     now, before = _exact_points(plan, current), _exact_points(plan, previous)
-    ranked: list[tuple[Fraction, int]] = []
+    ranked: list[tuple[float, int, int, int]] = []
     for index in sorted({*now, *before}):
-        change = now.get(index, Fraction(0)) - before.get(index, Fraction(0))
-        ranked.append((abs(change), index))
-    ranked.sort(key=lambda item: (-item[0], item[1]))
+        num, den = now.get(index, _ZERO)
+        old_num, old_den = before.get(index, _ZERO)
+        change_num, change_den = num * old_den - old_num * den, den * old_den
+        ranked.append((-abs(change_num) / change_den, index, change_num, change_den))
+    ranked.sort()
+    # The printed points are those of ``contributions`` (memoised per scores).
+    printed_now = dict(_contribution_list(plan, current))
+    printed_before = dict(_contribution_list(plan, previous))
+    signals = plan.signals
     entries = []
-    for _size, index in ranked:
-        points, previous_points = now.get(index), before.get(index)
+    for _size, index, change_num, change_den in ranked:
+        signal_id = signals[index].id
         entries.append(
             {
-                "signal": plan.signals[index].id,
+                "signal": signal_id,
                 "score": current.scores[index],
                 "previous_score": previous.scores[index],
-                "points": None if points is None else output_number(points),
-                "previous_points": None
-                if previous_points is None
-                else output_number(previous_points),
-                "points_change": output_number((points or 0) - (previous_points or 0)),
+                "points": printed_now.get(signal_id),
+                "previous_points": printed_before.get(signal_id),
+                "points_change": _signed_ratio(change_num, change_den),
             }
         )
     return entries
 
 
-def _exact_points(plan: RecordPlan, current: Evaluation) -> dict[int, Fraction]:
-    """Each taking-part signal's exact points (what ``contributions`` prints rounded)."""
+_ZERO = (0, 1)
+
+
+def _signed_ratio(numerator: int, denominator: int) -> int | float:
+    """``output_ratio`` for a numerator of either sign (half to even is symmetric)."""
+    if numerator < 0:
+        return -output_ratio(-numerator, denominator)
+    return output_ratio(numerator, denominator)
+
+
+def _exact_points(plan: RecordPlan, current: Evaluation) -> dict[int, tuple[int, int]]:
+    """Each taking-part signal's exact points as (numerator, denominator > 0): what
+    ``contributions`` prints rounded."""
     derived = current.derived
     exact = derived.exact_points
     if exact is not None:
@@ -220,20 +244,24 @@ def _exact_points(plan: RecordPlan, current: Evaluation) -> dict[int, Fraction]:
         shares = effective_weights(plan.catalog, scores)
         for index, (score, share) in enumerate(zip(scores, shares, strict=True)):
             if score is not None and share is not None:
-                exact[index] = score * share
+                value = score * share
+                exact[index] = (value.numerator, value.denominator)
     else:
         totals = current.totals
+        weight_sums = totals.weight_sums
+        category_counts = totals.category_counts
+        total_weight = totals.total_weight
+        group_category = rollup.group_category
+        category_weights = rollup.category_weights
         for index, (score, group_index, weight) in enumerate(
             zip(scores, rollup.signal_groups, rollup.signal_weights, strict=True)
         ):
             if score is None:
                 continue
-            category_index = rollup.group_category[group_index]
-            exact[index] = Fraction(
-                score * weight * rollup.category_weights[category_index],
-                totals.weight_sums[group_index]
-                * totals.category_counts[category_index]
-                * totals.total_weight,
+            category_index = group_category[group_index]
+            exact[index] = (
+                score * weight * category_weights[category_index],
+                weight_sums[group_index] * category_counts[category_index] * total_weight,
             )
     derived.exact_points = exact
     return exact
