@@ -228,6 +228,8 @@ def rewinding_consumer(
                 await thread.seek_back(tp, offset)
             except Exception as exc:  # revoked meanwhile: the next owner reads it again
                 log.warning("%s[%d]: could not read again from %d: %s", *tp, offset, exc)
+                if self._rereading.get(tp) == offset:
+                    del self._rereading[tp]  # the same hole, found again, is read again
                 return
             self._read_offset[tp] = offset if offset else None  # or Faust drops them
             if self._rereading.get(tp) == offset:

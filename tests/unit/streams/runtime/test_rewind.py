@@ -133,8 +133,10 @@ def test_a_failed_seek_back_is_logged_not_raised(caplog: pytest.LogCaptureFixtur
     tp = TP(SOURCE, 0)
     made._thread = _Thread(fail=True)
     made._read_offset = {tp: 42}
+    made._rereading[tp] = 3
     asyncio.run(made._read_again_from(tp, 3))
     assert made._read_offset[tp] == 42
+    assert tp not in made._rereading  # a later hole at 3 schedules a read again
     assert "could not read again from 3" in caplog.text
 
 
