@@ -35,7 +35,7 @@ from scoring.evaluation import (
 from scoring.evaluation import forget_memos as _forget_evaluation_memos
 from scoring.kinds import EvalContext
 from scoring.live_evaluation import live_evaluation
-from scoring.numbers import output_number, output_ratio
+from scoring.numbers import output_ratio
 from scoring.rollup import Totals, effective_weights
 from scoring.state import OrgState
 
@@ -136,38 +136,13 @@ def _contribution_list(
 def _contribution_points(
     plan: RecordPlan, current: Evaluation
 ) -> tuple[tuple[str, int | float], ...]:
-    """Each taking-part signal's points: score x its exact share of the overall (weight /
-    group weight / groups in its category x category weight / weights of the categories
-    taking part); integer weights scale every level alike, so the shares are unchanged."""
-    scores = current.scores
-    rollup = plan.rollup
-    if not rollup.all_positive:
-        return tuple(
-            (signal.id, output_number(score * share))
-            for signal, score, share in zip(
-                plan.signals, scores, effective_weights(plan.catalog, scores), strict=True
-            )
-            if score is not None and share is not None
-        )
-    totals = current.totals
-    weight_sums = totals.weight_sums
-    category_counts = totals.category_counts
-    category_weights = rollup.category_weights
-    group_category = rollup.group_category
-    total_weight = totals.total_weight
-    contributions: list[tuple[str, int | float]] = []
-    for signal, score, group_index, weight in zip(
-        plan.signals, scores, rollup.signal_groups, rollup.signal_weights, strict=True
-    ):
-        if score is None:
-            continue
-        category_index = group_category[group_index]
-        points = output_ratio(
-            score * weight * category_weights[category_index],
-            weight_sums[group_index] * category_counts[category_index] * total_weight,
-        )
-        contributions.append((signal.id, points))
-    return tuple(contributions)
+    """Each taking-part signal's points, in catalog order: its exact points
+    (:func:`_exact_points`) printed per section 2.4."""
+    signals = plan.signals
+    return tuple(
+        (signals[index].id, output_ratio(numerator, denominator))
+        for index, (numerator, denominator) in _exact_points(plan, current).items()
+    )
 
 
 def _explain(plan: RecordPlan, current: Evaluation, previous: Evaluation | None) -> dict[str, Any]:
@@ -231,8 +206,10 @@ def _signed_ratio(numerator: int, denominator: int) -> int | float:
 
 
 def _exact_points(plan: RecordPlan, current: Evaluation) -> dict[int, tuple[int, int]]:
-    """Each taking-part signal's exact points as (numerator, denominator > 0): what
-    ``contributions`` prints rounded."""
+    """Each taking-part signal's exact points as (numerator, denominator > 0), in catalog
+    order: score x its exact share of the overall (weight / group weight / groups in its
+    category x category weight / weights of the categories taking part); integer weights
+    scale every level alike, so the shares are unchanged."""
     derived = current.derived
     exact = derived.exact_points
     if exact is not None:
