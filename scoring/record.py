@@ -49,6 +49,8 @@ __all__ = [
     "live_evaluations",
     "live_record",
     "monthly_record",
+    "point_changes",
+    "previous_month_evaluation",
     "record_changes",
     "record_head",
     "record_standing",
@@ -153,11 +155,11 @@ def _explain(plan: RecordPlan, current: Evaluation, previous: Evaluation | None)
         "previous_overall": previous_overall,
         "change": change,
         "contributions": _contributions(plan, current),
-        "changes": _point_changes(plan, current, previous),
+        "changes": point_changes(plan, current, previous),
     }
 
 
-def _point_changes(
+def point_changes(
     plan: RecordPlan, current: Evaluation, previous: Evaluation | None
 ) -> list[dict[str, Any]]:
     """What changed since month M-1, per signal taking part in either month: its score
@@ -317,7 +319,9 @@ def record_changes(
     }
 
 
-def _previous(plan: RecordPlan, state: OrgState, current: Evaluation) -> Evaluation | None:
+def previous_month_evaluation(
+    plan: RecordPlan, state: OrgState, current: Evaluation
+) -> Evaluation | None:
     """Trending and explain compare with month M-1 evaluated as a monthly record, unless
     M-1 is before the org's first month (section 9)."""
     ctx = current.ctx
@@ -329,7 +333,7 @@ def _previous(plan: RecordPlan, state: OrgState, current: Evaluation) -> Evaluat
 def _record(
     plan: RecordPlan, state: OrgState, current: Evaluation, kind: str, revision: int
 ) -> dict[str, Any]:
-    previous = _previous(plan, state, current)
+    previous = previous_month_evaluation(plan, state, current)
     record = record_head(plan, state, current.ctx, kind, revision)
     record.update(record_standing(plan, current))
     record["signals"] = [signal_entry(plan, current, index) for index in range(len(plan.signals))]
@@ -356,7 +360,7 @@ def live_evaluations(
         raise ScoringError("an org with no accepted event has no live record")
     plan = compiled.record
     current = live_evaluation(plan, state, t_ms)
-    return current, _previous(plan, state, current)
+    return current, previous_month_evaluation(plan, state, current)
 
 
 def live_record(compiled: CompiledCatalog, state: OrgState, *, revision: int = 0) -> dict[str, Any]:

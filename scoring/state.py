@@ -31,6 +31,8 @@ class OrgState:
     """Mutable per-org fold state (see :mod:`scoring.fold` for how events change it)."""
 
     __slots__ = (
+        "alert_bucket",
+        "alert_episode",
         "backfill_seq",
         "dedup",
         "evaluations",
@@ -85,6 +87,12 @@ class OrgState:
         # can change which signals apply. Not serialised.
         self.live_memo: Any = None
         self.ownership_seq = 0
+        # The open live-alert episode (scoring.alerts): (org time it began, whether its
+        # at_risk alert was raised); None when the live score is not below the band of
+        # the month before.
+        self.alert_episode: tuple[int, bool] | None = None
+        # The check step (org time // step) of the last live-alert check.
+        self.alert_bucket: int | None = None
 
     @property
     def first_month(self) -> int | None:
@@ -126,6 +134,9 @@ def state_to_dict(
             else signals
         ),
     }
+    if state.alert_bucket is not None:
+        episode = state.alert_episode
+        data["alert"] = [state.alert_bucket, *(episode if episode is not None else ())]
     if with_dedup:
         data["dedup"] = base64.b64encode(pack_dedup(state.dedup.items())).decode("ascii")
     return data
@@ -172,6 +183,12 @@ def _state_from_dict(data: dict[str, Any]) -> OrgState:
     state.signals = {
         str(sid): [accumulator_from_dict(a) for a in accs] for sid, accs in data["signals"].items()
     }
+    if "alert" in data:
+        bucket, *episode = data["alert"]
+        state.alert_bucket = int(bucket)
+        if episode:
+            since_ms, raised = episode
+            state.alert_episode = (int(since_ms), bool(raised))
     if "dedup" in data:
         state.dedup = unpack_dedup(base64.b64decode(data["dedup"]))
     return state

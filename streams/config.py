@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from scoring.alerts import AlertRules
 from streams.errors import UsageError
 
 # The largest request a client sends and the broker's message.max.bytes: the scorer's own
@@ -143,6 +144,22 @@ class Settings:
     dlq_topic: str = setting(
         "CSS_DLQ_TOPIC", "telemetry.dlq", _parse_topic, "rejected input, with reason headers"
     )
+    alerts_topic: str = setting(
+        "CSS_ALERTS_TOPIC", "scores.alerts", _parse_topic, "band-change alerts (`css.alert/v1`)"
+    )
+    alert_hold_seconds: int = setting(
+        "CSS_ALERT_HOLD_SECONDS",
+        86_400,
+        _int_at_least(0),
+        "org event time a live score stays below last month's band before an `at_risk` alert",
+    )
+    alert_hysteresis_points: float = setting(
+        "CSS_ALERT_HYSTERESIS_POINTS",
+        3.0,
+        _float_at_least(0.0),
+        "points above the band's lower bound a live score needs for a `recovered` alert",
+        shown="3",
+    )
     partitions: int = setting(
         "CSS_PARTITIONS",
         4,
@@ -236,6 +253,10 @@ class Settings:
     @property
     def grace_ms(self) -> int:
         return self.grace_seconds * 1000
+
+    @property
+    def alert_rules(self) -> AlertRules:
+        return AlertRules(self.alert_hold_seconds * 1000, self.alert_hysteresis_points)
 
     @property
     def dedup_horizon_ms(self) -> int:

@@ -1,14 +1,17 @@
 """``csscore score FILE [FILE...]``: the offline scorer (docs/scoring-rules.md section 9).
 
 stdout: JSON lines of score records (org ids ascending; per org its monthly records by
-period, then its live record). stderr: one line per rejection (``line N: REASON: detail``,
-never the payload), then ``watermark=...`` and ``accepted=A rejected=R duplicates=D``.
+period, then its live record). ``--alerts PATH`` also writes the alert records the worker
+would produce (per org: band changes by period, then live alerts in event order).
+stderr: one line per rejection (``line N: REASON: detail``, never the payload), then
+``watermark=...`` and ``accepted=A rejected=R duplicates=D``.
 Exit 0 when the input could be read; 2 (one line) for a missing file or a bad catalog.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from decimal import Decimal, InvalidOperation
@@ -16,6 +19,7 @@ from typing import IO, Any
 
 import orjson
 
+from scoring.alerts import AlertRules
 from scoring.fold import DEFAULT_DEDUP_HORIZON_MS
 from scoring.timeutil import HOUR_MS, InvalidTime, format_time_ms, parse_time_ms
 from streams.codec.catalog import load_catalog
@@ -43,7 +47,36 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="input file, or - for stdin")
     parser.add_argument("--catalog", metavar="PATH", help="catalog file (default: built-in)")
     add_scoring_options(parser)
+    parser.add_argument(
+        "--alerts",
+        metavar="PATH",
+        help="also write the alert records (css.alert/v1 JSON lines) to PATH",
+    )
+    parser.add_argument(
+        "--alert-hold-seconds",
+        type=seconds_ms,
+        default=AlertRules().hold_ms,
+        metavar="SECONDS",
+        help="org event time below last month's band before at_risk (default 86400)",
+    )
+    parser.add_argument(
+        "--alert-hysteresis-points",
+        type=points,
+        default=AlertRules().hysteresis_points,
+        metavar="POINTS",
+        help="points above the band's lower bound for recovered (default 3)",
+    )
     parser.set_defaults(handler=run)
+
+
+def points(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of points: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError("must be a finite number >= 0")
+    return value
 
 
 def add_scoring_options(parser: argparse.ArgumentParser) -> None:
@@ -95,11 +128,22 @@ def open_inputs(paths: list[str]) -> list[tuple[str, IO[bytes]]]:
     return opened
 
 
+def open_output(path: str) -> IO[bytes]:
+    try:
+        return open(path, "wb")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     now_ms = now_ms_of(args.now)
     catalog = load_catalog(args.catalog)
+    rules = AlertRules(args.alert_hold_seconds, args.alert_hysteresis_points)
+    alerts_out = open_output(args.alerts) if args.alerts else None
     inputs = open_inputs(args.files)
-    scorer = OfflineScorer(catalog, args.grace, args.dedup_horizon, now_ms)
+    scorer = OfflineScorer(
+        catalog, args.grace, args.dedup_horizon, now_ms, rules if alerts_out else None
+    )
     err = sys.stderr
     reported = 0
     try:
@@ -123,6 +167,10 @@ def run(args: argparse.Namespace) -> int:
     for record in result.records:
         out.write(orjson.dumps(record) + b"\n")
     out.flush()
+    if alerts_out is not None:
+        with alerts_out:
+            for alert in result.alerts:
+                alerts_out.write(orjson.dumps(alert) + b"\n")
     watermark = "none" if result.watermark_ms is None else format_time_ms(result.watermark_ms)
     print(f"watermark={watermark}", file=err)
     print(

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from scoring.alerts import AlertRules, follow_live, monthly_band_alerts
 from scoring.catalog import Catalog
 from scoring.compiled import CompiledCatalog, compile_catalog
 from scoring.fold import Outcome, apply_event
@@ -41,6 +42,7 @@ class LineRejection:
 @dataclass(slots=True)
 class OfflineResult:
     records: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
@@ -56,7 +58,11 @@ class OfflineScorer:
     grace_ms: int
     dedup_horizon_ms: int
     now_ms: int
+    # None: no alerts (``csscore score`` without ``--alerts``: the live ones cost an
+    # evaluation per event).
+    alert_rules: AlertRules | None = None
     states: dict[str, OrgState] = field(default_factory=dict)
+    live_alerts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     result: OfflineResult = field(default_factory=OfflineResult)
     line_number: int = 0
     compiled: CompiledCatalog = field(init=False)
@@ -93,6 +99,8 @@ class OfflineScorer:
             if outcome is Outcome.ACCEPTED:
                 result.accepted += 1
                 self._advance(event.time_ms)
+                if self.alert_rules is not None:
+                    self._follow_live(state, self.alert_rules)
             elif outcome is Outcome.DUPLICATE:
                 result.duplicates += 1
             else:
@@ -106,6 +114,11 @@ class OfflineScorer:
                     )
                 )
 
+    def _follow_live(self, state: OrgState, rules: AlertRules) -> None:
+        alert = follow_live(self.compiled, state, rules)
+        if alert is not None:
+            self.live_alerts.setdefault(state.org_id, []).append(alert)
+
     def _advance(self, time_ms: int) -> None:
         watermark = self.result.watermark_ms
         if watermark is None or time_ms > watermark:
@@ -114,6 +127,7 @@ class OfflineScorer:
     def finish(self) -> OfflineResult:
         result = self.result
         records: list[dict[str, Any]] = []
+        alerts: list[dict[str, Any]] = []
         closed = (
             None
             if result.watermark_ms is None
@@ -127,8 +141,12 @@ class OfflineScorer:
             if closed is not None:
                 for month in range(first_month, closed + 1):
                     records.append(monthly_record(self.compiled, state, month))
+                    if self.alert_rules is not None:
+                        alerts.extend(monthly_band_alerts(self.compiled, state, month, revision=0))
             records.append(live_record(self.compiled, state))
+            alerts.extend(self.live_alerts.get(org_id, ()))
         result.records = records
+        result.alerts = alerts
         return result
 
 
@@ -139,9 +157,11 @@ def score_lines(
     grace_ms: int,
     dedup_horizon_ms: int,
     now_ms: int,
+    alert_rules: AlertRules | None = None,
 ) -> OfflineResult:
-    """Score JSON lines the way ``csscore score`` does (records in output order)."""
-    scorer = OfflineScorer(catalog, grace_ms, dedup_horizon_ms, now_ms)
+    """Score JSON lines the way ``csscore score`` does (records in output order; with
+    ``alert_rules``, the alerts too: per org, its band changes, then its live alerts)."""
+    scorer = OfflineScorer(catalog, grace_ms, dedup_horizon_ms, now_ms, alert_rules)
     for line in lines:
         scorer.feed(line)
     return scorer.finish()

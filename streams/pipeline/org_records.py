@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from scoring.alerts import AlertRules, follow_live
 from scoring.compiled import CompiledCatalog
 from scoring.events import Event
 from scoring.fold import Outcome, apply_event
@@ -32,6 +34,7 @@ class AppliedRecord:
     max_accepted_ms: int | None = None
     min_accepted_month: int | None = None
     first_month_before: int | None = None
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # live alerts raised
 
 
 def apply_org_record(
@@ -42,13 +45,15 @@ def apply_org_record(
     events: Sequence[Event],
     *,
     dedup_horizon_ms: int,
+    alert_rules: AlertRules = AlertRules(),  # noqa: B008  frozen
 ) -> AppliedRecord:
     """Fold the events of one input record (all of one org, ticks excluded) into ``slot``.
 
     A record at or below the offset already applied from ``source`` is a redelivery
     (a crash before the offset commit, a group reset): it is skipped, never applied twice
     (spec section 10). The events of one record are applied together, so one offset per
-    input partition is enough.
+    input partition is enough. The live alerts follow every accepted event
+    (``scoring.alerts``).
     """
     result = AppliedRecord(first_month_before=slot.state.first_month)
     last_applied = slot.offsets.get(source)
@@ -65,6 +70,9 @@ def apply_org_record(
             month = month_of(event.time_ms)
             if result.min_accepted_month is None or month < result.min_accepted_month:
                 result.min_accepted_month = month
+            alert = follow_live(compiled, slot.state, alert_rules)
+            if alert is not None:
+                result.alerts.append(alert)
         elif outcome is Outcome.DUPLICATE:
             result.duplicates += 1
         else:

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from scoring.alerts import AlertRules
 from streams.codec.table_values import OrgSlot, PartitionClock
 
 
@@ -26,6 +27,8 @@ class ScorerConfig:
     grace_ms: int
     dedup_horizon_ms: int
     live_emit_interval_seconds: float
+    alerts_topic: str = "scores.alerts"
+    alert_rules: AlertRules = field(default_factory=AlertRules)
     # The output topic has the input's partition count: a score record goes to the
     # partition of the pass (its org's partition under the default partitioner), so the
     # producer need not hash its key again.
@@ -52,6 +55,7 @@ class PassCounts:
     accepted: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)  # reason -> items
     emitted: Counter[str] = field(default_factory=Counter)  # "live" | "monthly"
+    alerts: Counter[str] = field(default_factory=Counter)  # alert kind -> records
     duplicates: int = 0
     late: int = 0
     redelivered: int = 0

@@ -19,9 +19,11 @@ What one pass does (docs/scoring-rules.md sections 3 and 10):
    the latest closed one; an org first seen late gets its closed months at revision 0;
    too-old events are dead-lettered with their input position;
 4. a watermark that closes a month sweeps every org of the partition's roster;
-5. the live record of an org is emitted at most once per live interval; a deferred one is
+5. band-change alerts go with the monthly records, live alerts with the events that raise
+   them (``scoring.alerts``), to the alerts topic, keyed by org;
+6. the live record of an org is emitted at most once per live interval; a deferred one is
    remembered in the org's value (``live_owed``) and flushed when due, or after a restart;
-6. the runtime writes the changed values only once every record a pass sent is
+7. the runtime writes the changed values only once every record a pass sent is
    acknowledged (``streams.runtime.state_flush``): a sweep's records exist before the
    clock says the month is closed, a live record owed after a crash before the flag is
    cleared, and the monthly records older than a redelivery re-emits before the value
@@ -31,9 +33,11 @@ What one pass does (docs/scoring-rules.md sections 3 and 10):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
+from scoring.alerts import band_changes, monthly_band_alerts
 from scoring.compiled import CompiledCatalog
 from scoring.events import Event
 from scoring.fold import RETENTION_MONTHS, TOO_OLD_MONTHS, prune
@@ -215,6 +219,7 @@ class Scorer:
         key: bytes,
     ) -> None:
         slot = self._load(work, org)
+        held_before = self._band_changes_before_late(work, slot, events)
         applied = apply_org_record(
             self.compiled,
             slot,
@@ -222,6 +227,7 @@ class Scorer:
             offset,
             events,
             dedup_horizon_ms=self.config.dedup_horizon_ms,
+            alert_rules=self.config.alert_rules,
         )
         work.org_values[org] = slot  # a skipped record rewrites the value: RocksDB may be ahead
         if applied.skipped:
@@ -229,6 +235,7 @@ class Scorer:
             return
         work.counts.accepted.update(applied.accepted_types)
         work.counts.duplicates += applied.duplicates
+        self._send_alerts(work, applied.alerts)
         for event in applied.too_old:
             self._dead_letter_too_old(work, event, source, offset, key)
         if applied.max_accepted_ms is not None:
@@ -239,9 +246,25 @@ class Scorer:
         if late_month is not None and closed is not None and late_month <= closed:
             work.counts.late += 1
         for month, revision in monthly_owed_after_apply(slot, applied, closed):
-            self._emit_monthly(work, slot, month, revision)
+            self._emit_monthly(work, slot, month, revision, held_before.get(month, 0))
         if applied.accepted:
             self._emit_or_defer_live(work, org, slot, now_s)
+
+    def _band_changes_before_late(
+        self, work: PassResult, slot: OrgSlot, events: list[Event]
+    ) -> dict[int, int]:
+        """Before a record with late events is applied: per closed month it may re-emit,
+        the band changes its last revision's alerts held (the state has not changed those
+        months since: any event in a closed month re-emits it)."""
+        closed = work.clock_value.closed_month
+        first = slot.state.first_month
+        if closed is None or first is None:
+            return {}
+        start = max(first + 1, min(month_of(event.time_ms) for event in events))
+        return {
+            month: band_changes(self.compiled, slot.state, month)
+            for month in range(start, closed + 1)
+        }
 
     def _reemit_after_redelivery(
         self, work: PassResult, org: str, slot: OrgSlot, events: list[Event], now_s: float
@@ -343,13 +366,28 @@ class Scorer:
         work.clock_value.closed_month = due
         work.clock_dirty = True
 
-    def _emit_monthly(self, work: PassResult, slot: OrgSlot, month: int, revision: int) -> None:
+    def _emit_monthly(
+        self, work: PassResult, slot: OrgSlot, month: int, revision: int, retract: int = 0
+    ) -> None:
+        """Month ``month``'s record and its band-change alerts (``retract``: the scopes whose
+        band change its previous revision held)."""
         record = monthly_record(self.compiled, slot.state, month, revision=revision)
         work.counts.emitted["monthly"] += 1
         key = slot.state.org_id.encode()
         work.sends.append(
             Outgoing(self.config.output_topic, key, orjson.dumps(record), self._output(work))
         )
+        alerts = monthly_band_alerts(
+            self.compiled, slot.state, month, revision=revision, retract=retract
+        )
+        self._send_alerts(work, alerts)
+
+    def _send_alerts(self, work: PassResult, alerts: list[dict[str, Any]]) -> None:
+        """Alerts, keyed by org; the producer's partitioner picks their partition."""
+        for alert in alerts:
+            work.counts.alerts[alert["kind"]] += 1
+            key = alert["org_id"].encode()
+            work.sends.append(Outgoing(self.config.alerts_topic, key, orjson.dumps(alert)))
 
     def _emit_or_defer_live(self, work: PassResult, org: str, slot: OrgSlot, now_s: float) -> None:
         """Called for an org whose value this pass writes: the owed flag rides along."""

@@ -242,4 +242,6 @@ def scorer_config(settings: Settings, *, output_like_input: bool) -> ScorerConfi
         grace_ms=settings.grace_ms,
         dedup_horizon_ms=settings.dedup_horizon_ms,
         live_emit_interval_seconds=settings.live_emit_interval_seconds,
+        alerts_topic=settings.alerts_topic,
+        alert_rules=settings.alert_rules,
     )

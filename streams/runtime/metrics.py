@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from scoring.alerts import ALERT_KINDS
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 # The sample names a metric family of each type exposes in the text format
@@ -74,6 +76,14 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.alerts = Counter(
+            "css_alerts",
+            "Alerts produced to the alerts topic, by kind (band_change, at_risk, recovered).",
+            ["kind"],
+            registry=r,
+        )
+        for kind in ALERT_KINDS:
+            self.alerts.labels(kind)  # every kind is scraped from the start, at 0
         self.dlq_writes = Counter(
             "css_dlq_records", "Records written to the dead-letter topic.", registry=r
         )

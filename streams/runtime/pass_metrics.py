@@ -27,6 +27,8 @@ class PassMetrics:
             metrics.dlq_writes.inc(count)
         for kind, count in counts.emitted.items():
             metrics.emitted.labels(kind).inc(count)
+        for kind, count in counts.alerts.items():
+            metrics.alerts.labels(kind).inc(count)
         metrics.duplicates.inc(counts.duplicates)
         metrics.late.inc(counts.late)
         metrics.redelivered.inc(counts.redelivered)

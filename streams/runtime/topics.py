@@ -1,6 +1,6 @@
 """Topic set-up at worker start: the input topic's partition count wins; the control topic
-is created co-partitioned with it; the output topic keeps every record (no compaction:
-monthly history needs all of them) for ``CSS_OUTPUT_RETENTION_DAYS``."""
+is created co-partitioned with it; the output and alerts topics keep every record (no
+compaction: monthly history needs all of them) for ``CSS_OUTPUT_RETENTION_DAYS``."""
 
 from __future__ import annotations
 
@@ -79,6 +79,10 @@ async def create_topic(
         await consumer.stop()
 
 
+def _history_topic(name: str, partitions: int, configs: dict[str, str]) -> NewTopic:
+    return NewTopic(name, partitions, 1, topic_configs=configs)
+
+
 @dataclass(frozen=True, slots=True)
 class TopicLayout:
     partitions: int  # of the input topic (the internal topics and tables follow it)
@@ -115,18 +119,13 @@ async def ensure_topics(settings: Settings, security: KafkaSecurity) -> TopicLay
                     f"has {partitions}; use a new CSS_APP_ID"
                 )
         retention_ms = settings.output_retention_days * 86_400_000
+        history = {"cleanup.policy": "delete", "retention.ms": str(retention_ms)}
         output_partitions = await topic_partitions(admin, settings.output_topic)
         if output_partitions is None:
             output_partitions = partitions
-            await _create(
-                admin,
-                NewTopic(
-                    settings.output_topic,
-                    partitions,
-                    1,
-                    topic_configs={"cleanup.policy": "delete", "retention.ms": str(retention_ms)},
-                ),
-            )
+            await _create(admin, _history_topic(settings.output_topic, partitions, history))
+        if await topic_partitions(admin, settings.alerts_topic) is None:
+            await _create(admin, _history_topic(settings.alerts_topic, partitions, history))
         for table in TABLES:
             # Created here, before Faust starts: a changelog Faust creates itself may be
             # missing from its metadata cache at the first write ("0 partitions").
