@@ -29,6 +29,7 @@ class WorkerProcess:
     data_dir: Path
     log_path: Path
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    alerts_topic: str = ""  # default: "{output_topic}.alerts"
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     started_wall: float = 0.0  # the first start: a restart keeps it
@@ -46,6 +47,7 @@ class WorkerProcess:
                 "CSS_INPUT_TOPIC": self.input_topic,
                 "CSS_OUTPUT_TOPIC": self.output_topic,
                 "CSS_DLQ_TOPIC": self.dlq_topic,
+                "CSS_ALERTS_TOPIC": self.alerts_topic or f"{self.output_topic}.alerts",
                 "CSS_DATA_DIR": str(self.data_dir),
                 "CSS_METRICS_ADDR": "127.0.0.1:0",
                 "CSS_LIVE_EMIT_INTERVAL_SECONDS": "1",

@@ -1,7 +1,9 @@
 """Comparing the worker's score topic with ``csscore score`` (spec section 10).
 
 Consumers keep the highest revision per (org, period) and the latest live record per org;
-the comparison is field by field except ``revision``.
+the comparison is field by field except ``revision``. Alerts: a consumer keeps the highest
+revision per (org, period, scope) of the band changes, and holds those with ``changed``
+true; live alerts are identified by (org, scope, kind, since).
 """
 
 from __future__ import annotations
@@ -29,12 +31,31 @@ def final_records(records: Iterable[dict[str, Any]]) -> dict[Key, dict[str, Any]
     return final
 
 
+AlertKey = tuple[str, str, str, str]  # (org, kind, scope, period or since)
+
+
+def final_alerts(alerts: Iterable[dict[str, Any]]) -> dict[AlertKey, dict[str, Any]]:
+    """The alerts a consumer holds, from alerts in topic order (per key): band changes at
+    their highest revision when it says ``changed``, and each live alert's first copy."""
+    latest: dict[AlertKey, dict[str, Any]] = {}
+    for alert in alerts:
+        if alert["kind"] == "band_change":
+            key = (alert["org_id"], "band_change", alert["scope"], alert["period"])
+            kept = latest.get(key)
+            if kept is None or alert["revision"] >= kept["revision"]:
+                latest[key] = alert
+        else:
+            key = (alert["org_id"], alert["kind"], alert["scope"], alert["since"])
+            latest.setdefault(key, alert)
+    return {key: alert for key, alert in latest.items() if alert["changed"]}
+
+
 def without_revision(record: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in record.items() if name != "revision"}
 
 
 def differences(
-    expected: dict[Key, dict[str, Any]], actual: dict[Key, dict[str, Any]], limit: int = 10
+    expected: dict[Any, dict[str, Any]], actual: dict[Any, dict[str, Any]], limit: int = 10
 ) -> list[str]:
     """Human-readable differences (missing, unexpected, or differing fields)."""
     problems: list[str] = []

@@ -3,7 +3,8 @@
 Generated telemetry (about 20 orgs x 14 months, 2 % poison, 5 % duplicates, late events)
 is produced in file order, keyed by org, to a 3-partition topic; every partition is ticked
 to the offline watermark; the final record per (org, monthly, period) and the last live
-record per org must equal the offline scorer's, field by field except ``revision``.
+record per org must equal the offline scorer's, field by field except ``revision``; so must
+the alerts a consumer holds (band changes at their highest revision, live alerts by key).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from devtools.generate import generate_lines
+from scoring.alerts import AlertRules
 from scoring.timeutil import format_time_ms
 from streams.cli.feed import plan_records, produce_records, send_ticks
 from streams.cli.scores_view import latest_records_of
@@ -23,7 +25,7 @@ from streams.codec.catalog import load_catalog
 from streams.config import KafkaSecurity
 from streams.pipeline.offline import score_lines
 from tests.kafka_helpers import consume_all, create_topic, unique_topic
-from tests.oracle import differences, final_records, regroup_by_org
+from tests.oracle import differences, final_alerts, final_records, regroup_by_org
 from tests.worker_harness import WorkerProcess, output_records, wait_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -45,7 +47,12 @@ async def _score_through_kafka(
 ) -> tuple[dict, dict, dict[str, object]]:
     now_ms = _now_ms()
     offline = score_lines(
-        lines, load_catalog(None), grace_ms=GRACE_MS, dedup_horizon_ms=HORIZON_MS, now_ms=now_ms
+        lines,
+        load_catalog(None),
+        grace_ms=GRACE_MS,
+        dedup_horizon_ms=HORIZON_MS,
+        now_ms=now_ms,
+        alert_rules=AlertRules(),
     )
     assert offline.watermark_ms is not None
     topic = unique_topic("telemetry")
@@ -78,6 +85,10 @@ async def _score_through_kafka(
     assert exit_code == 0, worker.log_text()[-3000:]
     actual = final_records(await output_records(bootstrap, output))
     expected = final_records(offline.records)
+    # The alerts a consumer holds equal those of `csscore score --alerts`.
+    expected_alerts = final_alerts(offline.alerts)
+    actual_alerts = final_alerts(await output_records(bootstrap, f"{output}.alerts"))
+    assert differences(expected_alerts, actual_alerts) == []
     # csscore score-of reads the org's partition backwards: its latest records are final.
     some_org = sorted(key[0] for key in expected)[0]
     latest = await latest_records_of(bootstrap, output, security, some_org)
@@ -94,6 +105,7 @@ async def _score_through_kafka(
         "dlq_records": len(dlq_records),
         "first_pass_seconds": round(first_pass, 1),
         "expected_records": len(expected),
+        "alerts": len(expected_alerts),
     }
     return expected, actual, figures
 
@@ -105,6 +117,7 @@ def test_worker_equals_offline_scorer(kafka_bootstrap: str, tmp_path: Path) -> N
     print(f"oracle: {figures}")
     problems = differences(expected, actual)
     assert not problems, "\n".join(problems)
+    assert figures["alerts"] > 0, "the feed should raise alerts"
     assert len(actual) == len(expected) > 20 * 12
     # Every poison line was dead-lettered (too_old ones by the agent, the rest by the decoder).
     assert figures["dlq_records"] >= figures["rejected"]
@@ -119,6 +132,7 @@ def test_regrouped_input_gives_the_same_final_records(kafka_bootstrap: str, tmp_
     print(f"oracle (regrouped by org): {figures}")
     problems = differences(expected, actual)
     assert not problems, "\n".join(problems)
+    assert figures["alerts"] > 0, "the feed should raise alerts"
 
 
 def test_records_keyed_by_something_else_are_rekeyed_to_their_org(

@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from devtools.generate import generate_lines
+from scoring.alerts import AlertRules
 from scoring.timeutil import format_time_ms
 from streams.cli.feed import OutRecord, plan_records, produce_records, send_ticks
 from streams.codec.catalog import load_catalog
 from streams.config import KafkaSecurity
 from streams.pipeline.offline import OfflineResult, score_lines
 from tests.kafka_helpers import create_topic, end_offsets, unique_topic
-from tests.oracle import differences, final_records, regroup_by_org
+from tests.oracle import differences, final_alerts, final_records, regroup_by_org
 from tests.reliability.figures import report as report
 from tests.worker_harness import (
     WorkerProcess,
@@ -104,6 +105,7 @@ class Scenario:
             grace_ms=GRACE_MS,
             dedup_horizon_ms=self.dedup_horizon_ms,
             now_ms=self.generated_at_ms,
+            alert_rules=AlertRules(),
         )
         assert self.offline.watermark_ms is not None
         self.records = list(plan_records(self.lines, self.batch))
@@ -111,6 +113,10 @@ class Scenario:
         self.output_topic = unique_topic(f"{self.name}-out")
         self.dlq_topic = unique_topic(f"{self.name}-dlq")
         self.app_id = unique_topic(self.name)
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.output_topic}.alerts"  # the WorkerProcess default
 
     @property
     def events(self) -> int:
@@ -291,7 +297,15 @@ class Scenario:
             "double_counted": double_counted,
             "unexpected": unexpected,
         }
-        return figures, differences(expected, actual)
+        expected_alerts = final_alerts(self.offline.alerts)
+        actual_alerts = final_alerts(await output_records(self.bootstrap, self.alerts_topic))
+        figures["expected_alerts"] = len(expected_alerts)
+        figures["alerts_lost"] = sum(1 for key in expected_alerts if key not in actual_alerts)
+        figures["alerts_unexpected"] = sum(1 for key in actual_alerts if key not in expected_alerts)
+        return figures, [
+            *differences(expected, actual),
+            *differences(expected_alerts, actual_alerts),
+        ]
 
     def logs(self, tail: int = 2000) -> str:
         return "\n".join(f"--- {w.log_path.name}\n{w.log_text()[-tail:]}" for w in self.workers)

@@ -3,8 +3,11 @@ write out (month close, late re-emission, redelivery, throttle, DLQ, re-keying).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 
+from scoring.catalog import catalog_from_dict
 from scoring.compiled import compile_catalog
 from scoring.events import Event
 from scoring.timeutil import DAY_MS, month_of, parse_time_ms
@@ -298,3 +301,59 @@ def test_a_first_record_over_13_months_waits_for_the_acks_of_the_months_it_canno
 def _monthly_outs(sends: list[Outgoing]) -> list[tuple[Outgoing, dict[str, object]]]:
     outs = [(out, orjson.loads(out.value)) for out in sends if out.topic == "scores"]
     return [(out, r) for out, r in outs if r["kind"] == "monthly"]
+
+
+def licence_event(n: int, time: str, kind: str, count: int) -> Event:
+    field = "quantity" if kind == "license.purchased" else "count"
+    return Event(kind, "org-1", "test", f"l{n}", parse_time_ms(time),
+                 {"product": "sales_cloud", field: count})  # fmt: skip
+
+
+def alerts(sends: list[Outgoing]) -> list[tuple[str, str, int, bool, str, str]]:
+    return [
+        (str(a["kind"]), str(a["scope"]), int(str(a["revision"])), bool(a["changed"]),
+         str(a["from"]["band"]), str(a["to"]["band"]))  # type: ignore[index]
+        for a in records(sends, "scores.alerts")
+    ]  # fmt: skip
+
+
+def test_band_changes_go_with_the_monthly_records_and_are_withdrawn_when_revised_away() -> None:
+    """Overall = the activated share of Sales Cloud licences: January 80 (excellent),
+    February 30 (fair), then late February events move it back and forth."""
+    data = orjson.loads(
+        (Path(__file__).resolve().parents[4] / "streams" / "default_catalog.json").read_bytes()
+    )
+    data["signals"] = [s for s in data["signals"] if s["id"] == "sales_cloud.license_activation"]
+    scorer, orgs = make_scorer()
+    scorer.compiled = compile_catalog(catalog_from_dict(data))
+
+    def apply(offset: int, time: str, kind: str, count: int) -> PassResult:
+        return run(scorer, orgs, batch(offset, licence_event(offset, time, kind, count)))
+
+    apply(0, "2026-01-05T00:00:00Z", "license.purchased", 100)
+    apply(1, "2026-01-05T01:00:00Z", "license.activated", 80)
+    february = apply(2, "2026-02-10T00:00:00Z", "license.deactivated", 50)
+    assert monthly(february.sends) == [("2026-01", 0)]  # the first month: no band change
+    assert alerts(february.sends) == []
+    closed = run(scorer, orgs, batch(3, event(4, "2026-03-01T00:00:01Z", kind="clock.tick")))
+    assert monthly(closed.sends) == [("2026-02", 0)]
+    assert alerts(closed.sends) == [
+        ("band_change", "overall", 0, True, "excellent", "fair"),
+        ("band_change", "product_adoption", 0, True, "excellent", "fair"),
+    ]
+    back = apply(4, "2026-02-11T00:00:00Z", "license.activated", 40)
+    assert monthly(back.sends) == [("2026-02", 1)]  # 70: excellent again, the change is gone
+    assert alerts(back.sends) == [
+        ("band_change", "overall", 1, False, "excellent", "excellent"),
+        ("band_change", "product_adoption", 1, False, "excellent", "excellent"),
+    ]
+    quiet = apply(5, "2026-02-12T00:00:00Z", "license.activated", 1)
+    assert monthly(quiet.sends) == [("2026-02", 2)]
+    assert alerts(quiet.sends) == []  # nothing held, nothing to withdraw
+    again = apply(6, "2026-02-13T00:00:00Z", "license.deactivated", 60)
+    assert alerts(again.sends) == [
+        ("band_change", "overall", 3, True, "excellent", "fair"),
+        ("band_change", "product_adoption", 3, True, "excellent", "fair"),
+    ]
+    assert all(out.key == b"org-1" for out in again.sends if out.topic == "scores.alerts")
+    assert again.counts.alerts["band_change"] == 2
