@@ -1,5 +1,6 @@
-"""Reading the score topic for people: a live table (``tail``) and one org's latest records
-(``score-of``), straight from Kafka (no web server needed)."""
+"""Reading the score topic for people: a live table (``tail``; ``tail --alerts``: the
+alerts topic) and one org's latest records (``score-of``), straight from Kafka (no web
+server needed)."""
 
 from __future__ import annotations
 
@@ -107,6 +108,41 @@ def _row(record: dict[str, Any]) -> list[str]:
     ]
 
 
+ALERT_COLUMNS = ("org", "kind", "scope", "period", "from", "to", "changed", "rev", "since",
+                 "as_of", "top mover")  # fmt: skip
+
+
+def _alert_row(alert: dict[str, Any]) -> list[str]:
+    def standing(side: Any) -> str:
+        if not isinstance(side, dict):
+            return "-"
+        return f"{side.get('band') or '-'} ({'-' if side.get('score') is None else side['score']})"
+
+    movers = alert.get("movers") or [{}]
+    mover = movers[0] if isinstance(movers[0], dict) else {}
+    return [
+        str(alert.get("org_id")),
+        str(alert.get("kind")),
+        str(alert.get("scope")),
+        str(alert.get("period")),
+        standing(alert.get("from")),
+        standing(alert.get("to")),
+        "yes" if alert.get("changed") else "no",
+        str(alert.get("revision")),
+        str(alert.get("since") or "-"),
+        str(alert.get("as_of")),
+        f"{mover['signal']} {mover['change']:+}" if "signal" in mover else "-",
+    ]
+
+
+def _alert_key(alert: dict[str, Any]) -> tuple[str, ...]:
+    """What an alert is about: band changes by (org, scope, period), whose latest revision
+    replaces the earlier ones; live alerts by (org, kind, since)."""
+    if alert.get("kind") == "band_change":
+        return ("band", str(alert.get("org_id")), str(alert.get("scope")), str(alert.get("period")))
+    return (str(alert.get("kind")), str(alert.get("org_id")), str(alert.get("since")))
+
+
 async def tail_scores(
     bootstrap: str,
     topic: str,
@@ -115,8 +151,10 @@ async def tail_scores(
     org: str | None,
     from_beginning: bool,
     max_seconds: float | None = None,
+    alerts: bool = False,
 ) -> None:
-    """Print score updates as a live table (latest record per org and kind)."""
+    """Print score updates as a live table (latest record per org and kind); with
+    ``alerts``, alert records (the latest 40 distinct alerts, newest last)."""
     from rich.console import Console
     from rich.live import Live
     from rich.table import Table
@@ -131,12 +169,22 @@ async def tail_scores(
             await consumer.seek_to_beginning(*tps)
         else:
             await consumer.seek_to_end(*tps)
-        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        latest: dict[tuple[str, ...], dict[str, Any]] = {}
         updates = 0
         console = Console()
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
 
+        def render_alerts() -> Table:
+            table = Table(title=f"alerts on {topic} ({updates} records)")
+            for column in ALERT_COLUMNS:
+                table.add_column(column)
+            for alert in list(latest.values())[-40:]:
+                table.add_row(*_alert_row(alert))
+            return table
+
         def render() -> Table:
+            if alerts:
+                return render_alerts()
             table = Table(title=f"scores on {topic} ({updates} updates)")
             for column in ("org", "kind", "period", "overall", "band"):
                 table.add_column(column)
@@ -157,7 +205,12 @@ async def tail_scores(
                         if org is not None and message.key != org.encode():
                             continue
                         record = orjson.loads(message.value)
-                        latest[(str(record.get("org_id")), str(record.get("kind")))] = record
+                        if alerts:
+                            key = _alert_key(record)
+                            latest.pop(key, None)  # newest last
+                        else:
+                            key = (str(record.get("org_id")), str(record.get("kind")))
+                        latest[key] = record
                         updates += 1
                 view.update(render())
     finally:

@@ -27,7 +27,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     tail = subparsers.add_parser("tail", help="show score updates as a live table")
     tail.add_argument("--org", help="only this org id")
     tail.add_argument("--from-beginning", action="store_true", help="read the whole topic")
-    tail.add_argument("--topic", help="output topic (default: CSS_OUTPUT_TOPIC or scores)")
+    tail.add_argument(
+        "--topic",
+        help="topic to read (default: CSS_OUTPUT_TOPIC or scores; with --alerts,"
+        " CSS_ALERTS_TOPIC or scores.alerts)",
+    )
+    tail.add_argument(
+        "--alerts", action="store_true", help="show the alerts topic (band changes, at risk)"
+    )
     tail.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)
     tail.set_defaults(handler=_tail)
 
@@ -47,7 +54,7 @@ def _tail(args: argparse.Namespace) -> int:
     from streams.cli.scores_view import tail_scores
 
     settings = settings_from_env()
-    topic = args.topic or settings.output_topic
+    topic = args.topic or (settings.alerts_topic if args.alerts else settings.output_topic)
     security = KafkaSecurity.from_env()
     try:
         asyncio.run(
@@ -58,6 +65,7 @@ def _tail(args: argparse.Namespace) -> int:
                 org=args.org,
                 from_beginning=args.from_beginning,
                 max_seconds=args.max_seconds,
+                alerts=args.alerts,
             )
         )
     except KeyboardInterrupt:

@@ -308,6 +308,7 @@ def test_dashboard_has_the_required_views(dashboard: dict[str, Any]) -> None:
     )
     assert {"0.5", "0.99"} <= set(quantiles)
     assert "sum by (category, band) (css_orgs_by_band)" in everything
+    assert "sum by (kind) (increase(css_alerts_total" in everything
     ids = [panel["id"] for panel in dashboard["panels"]]
     assert len(ids) == len(set(ids))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import os
 import signal
 import socket
@@ -178,3 +179,34 @@ def test_foreground_start_stops_the_broker_on_sigterm(kafka_bootstrap: str, tmp_
         if process.poll() is None:
             process.kill()
         LocalBroker(data_dir).stop(timeout=10)
+
+
+async def test_tail_alerts_shows_each_alert_with_its_latest_revision(kafka_bootstrap: str) -> None:
+    topic = unique_topic("alerts")
+    await create_topic(kafka_bootstrap, topic, partitions=2)
+
+    def alert(kind: str, revision: int, changed: bool, since: str | None) -> str:
+        return json.dumps({
+            "schema": "css.alert/v1", "org_id": "org-tail", "kind": kind, "scope": "overall",
+            "period": "2026-02", "revision": revision, "changed": changed,
+            "from": {"band": "excellent", "score": 80}, "to": {"band": "fair", "score": 20},
+            "movers": [{"signal": "sales_cloud.license_activation", "change": -60}],
+            "since": since, "as_of": "2026-03-01T00:00:00Z",
+        })  # fmt: skip
+
+    values = [
+        alert("band_change", 0, True, None),
+        alert("band_change", 1, False, None),  # the change was revised away
+        alert("at_risk", 0, True, "2026-02-03T09:00:00Z"),
+    ]
+    await produce_lines(kafka_bootstrap, topic, values, ["org-tail"] * 3)
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "COLUMNS": "250"}
+    done = run_cli(
+        "tail", "--alerts", "--topic", topic, "--from-beginning", "--max-seconds", "6", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if "org-tail" in line]
+    assert len(rows) == 2, done.stdout  # one per alert: the band change at its revision 1
+    assert "band_change" in rows[0] and " no " in rows[0] and "excellent (80)" in rows[0]
+    assert "at_risk" in rows[1] and "2026-02-03T09:00:00Z" in rows[1]
+    assert "sales_cloud.license_activation -60" in rows[1]
