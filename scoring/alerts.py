@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from scoring.catalog import CATEGORIES
 from scoring.evaluation import Evaluation, RecordPlan, monthly_evaluation
 from scoring.live_evaluation import live_evaluation
-from scoring.record import point_changes, previous_month_evaluation
+from scoring.record import exact_points, previous_month_evaluation, signed_ratio
 from scoring.state import OrgState
 from scoring.timeutil import month_of
 
@@ -82,21 +82,38 @@ def _scope_band(plan: RecordPlan, scope_index: int, score: int | None) -> str | 
     return plan.category_band[scope_index - 1](score)
 
 
-def _movers(
-    plan: RecordPlan, current: Evaluation, previous: Evaluation, scope: str
-) -> list[dict[str, Any]]:
-    """The signals whose contributions moved most (a category scope: its own signals),
-    largest change first; unchanged signals are not movers."""
+Moves = list[tuple[int, int, int]]  # (signal index, exact change numerator, denominator)
+
+
+def _moves(plan: RecordPlan, current: Evaluation, previous: Evaluation) -> Moves:
+    """Every signal whose contribution points changed since the month before, largest
+    absolute change first (ties: catalog order): the ranking of ``explain.changes``."""
+    now, before = exact_points(plan, current), exact_points(plan, previous)
+    ranked: list[tuple[float, int, int, int]] = []
+    for index in {*now, *before}:
+        num, den = now.get(index, _ZERO)
+        old_num, old_den = before.get(index, _ZERO)
+        change_num = num * old_den - old_num * den
+        if change_num:
+            change_den = den * old_den
+            ranked.append((-abs(change_num) / change_den, index, change_num, change_den))
+    ranked.sort()
+    return [(index, num, den) for _size, index, num, den in ranked]
+
+
+_ZERO = (0, 1)
+
+
+def _movers(plan: RecordPlan, moves: Moves, scope: str) -> list[dict[str, Any]]:
+    """The first movers of ``moves`` (a category scope: its own signals), printed as
+    ``explain.changes`` prints ``points_change``."""
     movers: list[dict[str, Any]] = []
-    for entry in point_changes(plan, current, previous):
-        if len(movers) == MAX_MOVERS:
-            break
-        change = entry["points_change"]
-        if change == 0:
-            break  # ranked by size: the rest are unchanged too
-        signal = plan.signals[plan.index_of[entry["signal"]]]
+    for index, num, den in moves:
+        signal = plan.signals[index]
         if scope == "overall" or signal.category == scope:
-            movers.append({"signal": entry["signal"], "change": change})
+            movers.append({"signal": signal.id, "change": signed_ratio(num, den)})
+            if len(movers) == MAX_MOVERS:
+                break
     return movers
 
 
@@ -106,7 +123,7 @@ def _alert(
     kind: str,
     scope: str,
     current: Evaluation,
-    previous: Evaluation,
+    moves: Moves,
     scores: tuple[int | None, int | None],
     bands: tuple[str | None, str | None],
     *,
@@ -125,7 +142,7 @@ def _alert(
         "changed": changed,
         "from": {"band": bands[0], "score": scores[0]},
         "to": {"band": bands[1], "score": scores[1]},
-        "movers": _movers(plan, current, previous, scope) if changed else [],
+        "movers": _movers(plan, moves, scope) if changed else [],
         "since": None if since_ms is None else plan.time_text(since_ms),
         "as_of": plan.time_text(ctx.t_ms),
     }
@@ -171,24 +188,26 @@ def monthly_band_alerts(
     current = monthly_evaluation(plan, state, month)
     previous = previous_month_evaluation(plan, state, current)
     alerts: list[dict[str, Any]] = []
+    moves: Moves | None = None  # computed once, when a band changed
     for index, (scores, bands) in enumerate(_scope_bands(plan, current, previous)):
         changed = _changed(bands)
         if not changed and not retract & (1 << index):
             continue
-        alerts.append(
-            _alert(
-                plan,
-                state,
-                "band_change",
-                SCOPES[index],
-                current,
-                current if previous is None else previous,
-                scores,
-                bands,
-                revision=revision,
-                changed=changed,
-            )
+        if changed and moves is None and previous is not None:
+            moves = _moves(plan, current, previous)
+        alert = _alert(
+            plan,
+            state,
+            "band_change",
+            SCOPES[index],
+            current,
+            moves or [],
+            scores,
+            bands,
+            revision=revision,
+            changed=changed,
         )
+        alerts.append(alert)
     return alerts
 
 
@@ -249,12 +268,14 @@ def follow_live(
         if t_ms - since_ms < rules.hold_ms:
             return None
         state.alert_episode = (since_ms, True)
+        moves = _moves(plan, current, previous)
         return _alert(
-            plan, state, "at_risk", "overall", current, previous, scores, bands, since_ms=since_ms
+            plan, state, "at_risk", "overall", current, moves, scores, bands, since_ms=since_ms
         )
     if score < lower + rules.hysteresis_points:
         return None
     state.alert_episode = None
+    moves = _moves(plan, current, previous)
     return _alert(
-        plan, state, "recovered", "overall", current, previous, scores, bands, since_ms=since_ms
+        plan, state, "recovered", "overall", current, moves, scores, bands, since_ms=since_ms
     )

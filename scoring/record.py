@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEMA_ID",
     "RecordPlan",
+    "exact_points",
     "forget_memos",
     "live_evaluations",
     "live_record",
@@ -55,6 +56,7 @@ __all__ = [
     "record_head",
     "record_standing",
     "signal_entry",
+    "signed_ratio",
 ]
 
 SCHEMA_ID = "css.score/v1"
@@ -139,11 +141,11 @@ def _contribution_points(
     plan: RecordPlan, current: Evaluation
 ) -> tuple[tuple[str, int | float], ...]:
     """Each taking-part signal's points, in catalog order: its exact points
-    (:func:`_exact_points`) printed per section 2.4."""
+    (:func:`exact_points`) printed per section 2.4."""
     signals = plan.signals
     return tuple(
         (signals[index].id, output_ratio(numerator, denominator))
-        for index, (numerator, denominator) in _exact_points(plan, current).items()
+        for index, (numerator, denominator) in exact_points(plan, current).items()
     )
 
 
@@ -169,7 +171,7 @@ def point_changes(
     one per org)."""
     if previous is None:
         return []
-    now, before = _exact_points(plan, current), _exact_points(plan, previous)
+    now, before = exact_points(plan, current), exact_points(plan, previous)
     ranked: list[tuple[float, int, int, int]] = []
     for index in sorted({*now, *before}):
         num, den = now.get(index, _ZERO)
@@ -191,7 +193,7 @@ def point_changes(
                 "previous_score": previous.scores[index],
                 "points": printed_now.get(signal_id),
                 "previous_points": printed_before.get(signal_id),
-                "points_change": _signed_ratio(change_num, change_den),
+                "points_change": signed_ratio(change_num, change_den),
             }
         )
     return entries
@@ -200,14 +202,14 @@ def point_changes(
 _ZERO = (0, 1)
 
 
-def _signed_ratio(numerator: int, denominator: int) -> int | float:
+def signed_ratio(numerator: int, denominator: int) -> int | float:
     """``output_ratio`` for a numerator of either sign (half to even is symmetric)."""
     if numerator < 0:
         return -output_ratio(-numerator, denominator)
     return output_ratio(numerator, denominator)
 
 
-def _exact_points(plan: RecordPlan, current: Evaluation) -> dict[int, tuple[int, int]]:
+def exact_points(plan: RecordPlan, current: Evaluation) -> dict[int, tuple[int, int]]:
     """Each taking-part signal's exact points as (numerator, denominator > 0), in catalog
     order: score x its exact share of the overall (weight / group weight / groups in its
     category x category weight / weights of the categories taking part); integer weights

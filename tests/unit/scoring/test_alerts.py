@@ -223,6 +223,19 @@ def test_band_changes_are_the_band_moves_of_the_monthly_records(seed: int) -> No
     }  # fmt: skip
     assert got == expected
     assert expected, "the feed should move some band"
+    # Movers: the record's explain.changes, largest first, unchanged left out, per scope.
+    category_of = {signal.id: signal.category for signal in DEFAULT_CATALOG.signals}
+    for alert in result.alerts:
+        if alert["kind"] != "band_change":
+            continue
+        changes = monthly[(alert["org_id"], alert["period"])]["explain"]["changes"]
+        movers = [
+            {"signal": c["signal"], "change": c["points_change"]}
+            for c in changes
+            if c["points_change"] != 0
+            and alert["scope"] in ("overall", category_of[c["signal"]])
+        ]
+        assert alert["movers"] == movers[:3]
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
