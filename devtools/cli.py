@@ -1,10 +1,12 @@
 """``csscore kafka start|stop|status`` and ``csscore generate``.
 
-``kafka`` runs a real local Apache Kafka broker, no Docker.
-``start`` prints the bootstrap address ``127.0.0.1:PORT`` as the last line of stdout (so
-scripts can take ``| tail -n1``); with ``--sasl-scram-user`` it also prints
-``sasl_bootstrap=127.0.0.1:P`` before it. The SCRAM password comes only from the
-environment (``CSS_KAFKA_SASL_PASSWORD``), never from the command line.
+``kafka`` runs a real local Apache Kafka broker, no Docker, or with ``--nodes 3`` a local
+KRaft cluster of three combined controller+broker nodes (one data directory).
+``start`` prints the bootstrap address (``127.0.0.1:PORT``, or every node's address
+comma-separated) as the last line of stdout (so scripts can take ``| tail -n1``); with
+``--sasl-scram-user`` it also prints ``sasl_bootstrap=127.0.0.1:P`` before it. The SCRAM
+password comes only from the environment (``CSS_KAFKA_SASL_PASSWORD``), never from the
+command line. ``status`` exits 0 only when the broker (every node) runs, 3 otherwise.
 """
 
 from __future__ import annotations
@@ -79,6 +81,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--foreground", action="store_true", help="stay attached until Ctrl-C stops the broker"
     )
     start.add_argument(
+        "--nodes",
+        type=int,
+        default=None,
+        help="start a local cluster of this many nodes (e.g. 3); a data dir keeps its count",
+    )
+    start.add_argument(
+        "--node", type=int, default=None, metavar="N", help="start only node N of a cluster"
+    )
+    start.add_argument(
         "--sasl-scram-user",
         default=None,
         metavar="USER",
@@ -92,14 +103,38 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     stop.add_argument(
         "--timeout", type=float, default=kafka_local.STOP_TIMEOUT_SECONDS, help="seconds"
     )
+    stop.add_argument(
+        "--node", type=int, default=None, metavar="N", help="stop only node N of a cluster"
+    )
     stop.set_defaults(handler=run_stop)
 
-    status = actions.add_parser("status", help="say whether the broker runs and where")
+    status = actions.add_parser(
+        "status", help="say whether the broker (every node) runs and where; exit 3 if not"
+    )
     _add_data_dir(status)
     status.set_defaults(handler=run_status)
 
 
+STOPPED_EXIT = 3
+
+
+def _cluster_of(args: argparse.Namespace, nodes: int | None = None) -> kafka_local.LocalCluster:
+    cluster = kafka_local.LocalCluster(args.data_dir, nodes)
+    if cluster.size < 2 and nodes is None:
+        raise UsageError(f"{cluster.data_dir} holds no cluster: start one with --nodes 3")
+    return cluster
+
+
 def run_start(args: argparse.Namespace) -> int:
+    clustered = (args.nodes is not None and args.nodes > 1) or args.node is not None
+    if clustered or kafka_local.LocalCluster.is_cluster(args.data_dir):
+        if args.sasl_scram_user is not None or args.port is not None or args.foreground:
+            raise UsageError("--port, --foreground and --sasl-scram-user are for a single broker")
+        cluster = _cluster_of(args, args.nodes)
+        bootstrap = cluster.start(node=args.node)
+        print(f"data_dir={cluster.data_dir}", flush=True)
+        print(bootstrap, flush=True)  # last line of stdout: every node's address
+        return 0
     password: str | None = None
     if args.sasl_scram_user is not None:
         password = os.environ.get(SASL_PASSWORD_ENV)
@@ -125,6 +160,14 @@ def run_start(args: argparse.Namespace) -> int:
 
 
 def run_stop(args: argparse.Namespace) -> int:
+    if args.node is not None or kafka_local.LocalCluster.is_cluster(args.data_dir):
+        cluster = _cluster_of(args)
+        stopped = cluster.stop(node=args.node, timeout=args.timeout)
+        if stopped:
+            print(f"stopped node(s) {', '.join(map(str, stopped))} of {cluster.data_dir}")
+        else:
+            print(f"no node running for {cluster.data_dir}")
+        return 0
     broker = kafka_local.LocalBroker(args.data_dir)
     if broker.stop(timeout=args.timeout):
         print(f"stopped broker of {broker.data_dir}")
@@ -134,6 +177,14 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    if kafka_local.LocalCluster.is_cluster(args.data_dir):
+        cluster = _cluster_of(args)
+        states = cluster.status()
+        for index, node in enumerate(states, start=1):
+            where = f"pid={node.pid} {node.bootstrap}" if node.running else "stopped"
+            print(f"node {index}: {where}")
+        print(cluster.bootstrap)
+        return 0 if all(node.running for node in states) else STOPPED_EXIT
     state = kafka_local.LocalBroker(args.data_dir).status()
     if state.running:
         print(f"running pid={state.pid} data_dir={state.data_dir}")
@@ -142,7 +193,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(state.bootstrap)
         return 0
     print(f"stopped data_dir={state.data_dir}")
-    return 0
+    return STOPPED_EXIT
 
 
 # --- generate --------------------------------------------------------------------------------

@@ -166,6 +166,22 @@ class Settings:
         _int_at_least(1),
         "partitions when the worker creates the input topic (an existing topic's count wins)",
     )
+    replication_factor: int | None = setting(
+        "CSS_REPLICATION_FACTOR",
+        None,
+        _int_at_least(1),
+        "replicas of every topic the project creates (existing topics keep theirs; a lower"
+        " one is logged as a WARNING)",
+        shown="3, or the broker count when fewer",
+    )
+    min_insync_replicas: int | None = setting(
+        "CSS_MIN_INSYNC_REPLICAS",
+        None,
+        _int_at_least(1),
+        "`min.insync.replicas` of those topics: acknowledged writes survive that many"
+        " broker losses minus one",
+        shown="replication factor - 1, at least 1",
+    )
     grace_seconds: int = setting(
         "CSS_GRACE_SECONDS",
         3600,
@@ -293,6 +309,21 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         if text.strip():
             values[declared.name] = declared.metadata["parse"](declared.metadata["variable"], text)
     return Settings(**values)
+
+
+def replication_from_env(
+    environ: Mapping[str, str] | None = None,
+) -> tuple[int | None, int | None]:
+    """``CSS_REPLICATION_FACTOR`` and ``CSS_MIN_INSYNC_REPLICAS`` alone (None: automatic),
+    for the tools that create topics without the worker's other settings."""
+    env = os.environ if environ is None else environ
+    wanted: list[int | None] = []
+    for name in ("replication_factor", "min_insync_replicas"):
+        declared = next(f for f in dataclasses.fields(Settings) if f.name == name)
+        variable = declared.metadata["variable"]
+        text = env.get(variable, "")
+        wanted.append(declared.metadata["parse"](variable, text) if text.strip() else None)
+    return wanted[0], wanted[1]
 
 
 def bootstrap_from_env(environ: Mapping[str, str] | None = None) -> str:

@@ -5,7 +5,9 @@ Testcontainers' Kafka module when a Docker engine answers a ping; the embedded A
 Kafka broker (``devtools.kafka_local``) in a temporary data dir. Under ``CI=true`` a
 missing broker fails the run, it never skips. Tests share the session broker with unique
 topic names (``unique_topic``); tests that kill or restart a broker use
-``kafka_broker_factory``.
+``kafka_broker_factory``. ``kafka_cluster`` is one local 3-node KRaft cluster shared by
+the cluster fault tests of a session (always the embedded one: their faults stop and
+kill its nodes).
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ _REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
-from devtools.kafka_local import KafkaLocalError, LocalBroker, broker_answers  # noqa: E402
+from devtools.kafka_local import (  # noqa: E402
+    KafkaLocalError,
+    LocalBroker,
+    LocalCluster,
+    broker_answers,
+)
 from tests.kafka_helpers import BrokerHandle  # noqa: E402
 from tests.kafka_helpers import unique_topic as _unique_topic  # noqa: E402
 
@@ -127,6 +134,20 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield bootstrap
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A local 3-node cluster for the session (``.bootstrap``: the three addresses)."""
+    cluster = LocalCluster(tmp_path_factory.mktemp("kafka-cluster"), 3)
+    try:
+        cluster.start()
+    except KafkaLocalError as exc:
+        _no_broker(str(exc))
+    try:
+        yield cluster
+    finally:
+        cluster.stop(timeout=20)
 
 
 @pytest.fixture

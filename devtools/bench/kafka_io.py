@@ -27,6 +27,8 @@ async def produce(
     """Publish (key, value, events) records as fast as acknowledgements allow."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
         linger_ms=20,
         max_batch_size=512 * 1024,
         max_request_size=MAX_REQUEST_BYTES,
@@ -50,7 +52,9 @@ async def produce(
 
 async def produce_to_partitions(bootstrap: str, topic: str, values: Mapping[int, bytes]) -> None:
     """One record per partition (``partition -> value``), acknowledged."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         futures = [

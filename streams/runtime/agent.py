@@ -62,7 +62,9 @@ class ScorerApp:
         self.metrics = metrics
         self.partitions = partitions = layout.partitions
         self.wall_clock = wall_clock
-        parts = build_faust_app(settings, security, partitions, self._flush_state)
+        parts = build_faust_app(
+            settings, security, partitions, self._flush_state, layout.replication.factor
+        )
         self.app = parts.app
         self.home_partitions: dict[str, int] = {}  # murmur2 in Python is slow: memoised
         self.store = OrgStore(TableIO(parts.orgs), TableIO(parts.clocks), self.home_partition)

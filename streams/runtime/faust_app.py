@@ -60,15 +60,18 @@ def build_faust_app(
     security: KafkaSecurity,
     partitions: int,
     before_commit: Callable[[], Awaitable[None]],
+    replication_factor: int = 1,
 ) -> FaustParts:
-    """The app; ``before_commit`` runs before every offset commit (the state flush)."""
+    """The app; ``before_commit`` runs before every offset commit (the state flush).
+    ``replication_factor``: of the topics Faust creates itself (its leader topic; the
+    changelogs exist before it starts, ``streams.runtime.topics``)."""
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
         store="rocksdb://" if settings.store == "rocksdb" else "memory://",
         datadir=str(settings.data_dir / settings.app_id),  # one store per app id
         topic_partitions=partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=replication_factor,
         table_standby_replicas=settings.standby_replicas,
         producer_max_request_size=MAX_REQUEST_BYTES,
         # Changelog values and score records are small and many: a short linger fills

@@ -73,6 +73,7 @@ class Ingestor:
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             acks="all",
+            enable_idempotence=True,  # a retried batch is not written twice
             linger_ms=2,
             max_request_size=MAX_REQUEST_BYTES,
             compression_type="lz4",  # raw batches of JSON records

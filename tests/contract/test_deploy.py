@@ -327,3 +327,47 @@ def test_grafana_provisioning_matches_compose_and_dashboard(
     mounts = dict(v.split(":")[:2] for v in compose["services"]["grafana"]["volumes"])
     assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
     assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+
+
+# --- the three-broker override ---------------------------------------------------------
+
+
+def _merged_cluster_compose() -> dict[str, Any]:
+    """docker-compose.yml with deploy/compose.cluster.yml merged over it (maps merge key
+    by key, as `docker compose -f A -f B` does for environment and depends_on)."""
+
+    def merge(base: Any, over: Any) -> Any:
+        if not (isinstance(base, dict) and isinstance(over, dict)):
+            return over
+        merged = dict(base)
+        for key, value in over.items():
+            merged[key] = merge(base[key], value) if key in base else value
+        return merged
+
+    return dict(merge(load_yaml(COMPOSE), load_yaml(DEPLOY / "compose.cluster.yml")))
+
+
+def test_the_cluster_override_makes_a_consistent_three_node_quorum() -> None:
+    services = _merged_cluster_compose()["services"]
+    brokers = {name: s for name, s in services.items() if name.startswith("kafka")}
+    assert set(brokers) == {"kafka", "kafka-2", "kafka-3"}
+    voters = {b["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"] for b in brokers.values()}
+    assert voters == {"1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093"}
+    ids = sorted(b["environment"]["KAFKA_NODE_ID"] for b in brokers.values())
+    assert ids == ["1", "2", "3"]
+    for name, broker in brokers.items():
+        env = broker["environment"]
+        assert broker["image"] == "apache/kafka:3.9.1", name
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3", name
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2", name
+        assert f"PLAINTEXT://{name}:9092" in env["KAFKA_ADVERTISED_LISTENERS"], name
+        assert broker["healthcheck"]["test"][0] == "CMD-SHELL", name
+    everyone = "kafka:9092,kafka-2:9092,kafka-3:9092"
+    for name in ("worker-1", "worker-2", "demo-producer"):
+        assert services[name]["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == everyone, name
+    for name in ("worker-1", "worker-2"):
+        assert set(services[name]["depends_on"]) == {"kafka", "kafka-2", "kafka-3"}
+    host_ports = [str(p).split(":")[1] for s in services.values() for p in s.get("ports", [])]
+    assert len(host_ports) == len(set(host_ports))
+    published = [str(p) for s in services.values() for p in s.get("ports", [])]
+    assert all(mapping.startswith("127.0.0.1:") for mapping in published)

@@ -93,7 +93,9 @@ async def test_cli_lifecycle_twice_and_restart_keeps_data_and_port(
         stopped = run_cli("kafka", "stop", "--data-dir", str(data_dir))
         assert stopped.returncode == 0, stopped.stderr
         assert not broker_answers(address, timeout=1.0)
-        assert run_cli("kafka", "status", "--data-dir", str(data_dir)).stdout.startswith("stopped")
+        stopped_status = run_cli("kafka", "status", "--data-dir", str(data_dir))
+        assert stopped_status.stdout.startswith("stopped")
+        assert stopped_status.returncode == 3  # scripts can test it
 
         # Restart without --port: the recorded port comes back, and so does the data.
         restarted = run_cli("kafka", "start", "--data-dir", str(data_dir))
