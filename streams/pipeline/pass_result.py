@@ -33,6 +33,7 @@ class ScorerConfig:
     # partition of the pass (its org's partition under the default partitioner), so the
     # producer need not hash its key again.
     output_like_input: bool = False
+    alerts_like_input: bool = False  # the same for the alerts topic
 
 
 @dataclass(frozen=True, slots=True)

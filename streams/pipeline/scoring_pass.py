@@ -383,11 +383,14 @@ class Scorer:
         self._send_alerts(work, alerts)
 
     def _send_alerts(self, work: PassResult, alerts: list[dict[str, Any]]) -> None:
-        """Alerts, keyed by org; the producer's partitioner picks their partition."""
+        """Alerts, keyed by org, to the pass's partition when the alerts topic is
+        partitioned like the input (else the producer's partitioner places them)."""
+        partition = work.partition if self.config.alerts_like_input else None
+        topic = self.config.alerts_topic
         for alert in alerts:
             work.counts.alerts[alert["kind"]] += 1
             key = alert["org_id"].encode()
-            work.sends.append(Outgoing(self.config.alerts_topic, key, orjson.dumps(alert)))
+            work.sends.append(Outgoing(topic, key, orjson.dumps(alert), partition))
 
     def _emit_or_defer_live(self, work: PassResult, org: str, slot: OrgSlot, now_s: float) -> None:
         """Called for an org whose value this pass writes: the owed flag rides along."""

@@ -70,7 +70,11 @@ class ScorerApp:
         self.store = OrgStore(TableIO(parts.orgs), TableIO(parts.clocks), self.home_partition)
         self.scorer = Scorer(
             compile_catalog(catalog),
-            scorer_config(settings, output_like_input=layout.output_partitions == partitions),
+            scorer_config(
+                settings,
+                output_like_input=layout.output_partitions == partitions,
+                alerts_like_input=layout.alerts_partitions == partitions,
+            ),
             self.store,
             self.home_partition,
         )
@@ -235,9 +239,12 @@ class FlushMetrics:
         self.metrics.dirty_orgs.set(orgs)
 
 
-def scorer_config(settings: Settings, *, output_like_input: bool) -> ScorerConfig:
+def scorer_config(
+    settings: Settings, *, output_like_input: bool, alerts_like_input: bool = False
+) -> ScorerConfig:
     return ScorerConfig(
         output_like_input=output_like_input,
+        alerts_like_input=alerts_like_input,
         output_topic=settings.output_topic,
         dlq_topic=settings.dlq_topic,
         control_topic=settings.control_topic,

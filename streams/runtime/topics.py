@@ -156,6 +156,7 @@ class TopicLayout:
     partitions: int  # of the input topic (the internal topics and tables follow it)
     output_partitions: int
     replication: Replication = Replication()
+    alerts_partitions: int = 0
 
 
 async def ensure_topics(settings: Settings, security: KafkaSecurity) -> TopicLayout:
@@ -201,7 +202,9 @@ async def ensure_topics(settings: Settings, security: KafkaSecurity) -> TopicLay
         if output_partitions is None:
             output_partitions = partitions
             await _create(admin, replication.new_topic(settings.output_topic, partitions, history))
-        if await topic_partitions(admin, settings.alerts_topic) is None:
+        alerts_partitions = await topic_partitions(admin, settings.alerts_topic)
+        if alerts_partitions is None:
+            alerts_partitions = partitions
             await _create(admin, replication.new_topic(settings.alerts_topic, partitions, history))
         for changelog in changelogs:
             # Created here, before Faust starts: a changelog Faust creates itself may be
@@ -211,6 +214,6 @@ async def ensure_topics(settings: Settings, security: KafkaSecurity) -> TopicLay
                 await _create(admin, replication.new_topic(changelog, partitions, configs))
         if await topic_partitions(admin, settings.dlq_topic) is None:
             await _create(admin, replication.new_topic(settings.dlq_topic, partitions))
-        return TopicLayout(partitions, output_partitions, replication)
+        return TopicLayout(partitions, output_partitions, replication, alerts_partitions)
     finally:
         await admin.close()
