@@ -36,9 +36,11 @@ typecheck: venv
 imports: venv
 	$(BIN)/lint-imports
 
-# promtool/prometheus for the deploy checks (Debian package, apt-get when missing).
+# promtool/prometheus for the deploy checks and Chromium for the browser tests (Debian
+# packages, apt-get when missing).
 tools:
 	scripts/install-prometheus.sh
+	scripts/install-chromium.sh
 
 test: tools lint typecheck imports
 	$(BIN)/pytest -q -p no:cacheprovider --timeout=600 $(PYTEST_ARGS)

@@ -1,8 +1,9 @@
 """``make run``: a local broker (unless ``KAFKA_BOOTSTRAP_SERVERS`` is set), the worker, a
-generated demo feed produced at a modest rate, and a live view of scores changing.
+generated demo feed produced at a modest rate, the score pages (``csscore serve``, its URL
+printed) and a live view of scores changing.
 
-Ctrl-C stops everything it started (worker, producer and the broker it started) and
-leaves no process behind.
+Ctrl-C stops everything it started (worker, producer, pages and the broker it started)
+and leaves no process behind.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from devtools.kafka_local import LocalBroker, default_data_dir
+from devtools.kafka_local import LocalBroker, default_data_dir, port_is_free
 from scoring.timeutil import format_time_ms
 from streams.cli.scores_view import tail_scores
 from streams.config import KafkaSecurity
@@ -96,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         "CSS_PARTITIONS": "3",
         "CSS_DATA_DIR": str(work / "state"),
         "CSS_METRICS_ADDR": "127.0.0.1:0",
+        "CSS_UI_ADDR": _ui_addr(),
     }
     processes: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
@@ -120,10 +123,13 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
         )
+        processes.append(("score pages", _spawn([*csscore, "serve"], env, work / "serve.log")))
         print(
             f"worker log: {work / 'worker.log'}   metrics: see 'metrics on' in that log",
             file=sys.stderr,
         )
+        url = _logged_url(work / "serve.log", processes[-1][1])
+        print(f"Score pages: {url}  (a portfolio; click an org for its page)", file=sys.stderr)
         print("Ctrl-C stops the demo.", file=sys.stderr)
         _wait_for_topic_then_tail(bootstrap, output, args.seconds)
     except KeyboardInterrupt:
@@ -135,6 +141,27 @@ def main(argv: list[str] | None = None) -> int:
             print("stopping the local Kafka broker...", file=sys.stderr)
             broker.stop()
     return 0
+
+
+def _ui_addr() -> str:
+    """``CSS_UI_ADDR`` when set, else 127.0.0.1:8080, or a free port when 8080 is taken."""
+    configured = os.environ.get("CSS_UI_ADDR", "").strip()
+    if configured:
+        return configured
+    return "127.0.0.1:8080" if port_is_free(8080) else "127.0.0.1:0"
+
+
+def _logged_url(log: Path, process: subprocess.Popen[bytes], timeout: float = 30.0) -> str:
+    """The URL ``csscore serve`` logs once it listens."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.findall(r"score pages on (http://\S+)", log.read_text(errors="replace"))
+        if found:
+            return str(found[-1])
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    return f"(not listening; see {log})"
 
 
 def _wait_for_topic_then_tail(bootstrap: str, output: str, seconds: float | None) -> None:

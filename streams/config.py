@@ -237,6 +237,12 @@ class Settings:
         _parse_addr,
         "Prometheus endpoint (`/metrics`); port 0 picks a free port and logs it",
     )
+    ui_addr: str = setting(
+        "CSS_UI_ADDR",
+        "127.0.0.1:8080",
+        _parse_addr,
+        "`csscore serve`: address of the score pages and JSON API (port 0 picks a free port)",
+    )
     output_retention_days: int = setting(
         "CSS_OUTPUT_RETENTION_DAYS",
         400,
@@ -297,6 +303,11 @@ class Settings:
     @property
     def metrics_host_port(self) -> tuple[str, int]:
         host, _, port = self.metrics_addr.rpartition(":")
+        return host, int(port)
+
+    @property
+    def ui_host_port(self) -> tuple[str, int]:
+        host, _, port = self.ui_addr.rpartition(":")
         return host, int(port)
 
 

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "streams.cli.compare",  # compare-catalogs
     "streams.cli.feed",  # produce, tick
     "streams.cli.worker",  # worker, tail, score-of
+    "streams.cli.serve",  # serve
 )
 # Developer tools, registered only where the ``devtools`` package is importable (a
 # checkout); the worker image ships the runtime alone.
