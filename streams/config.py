@@ -39,6 +39,11 @@ Parser = Callable[[str, str], Any]
 
 def parse_bootstrap(name: str, text: str) -> str:
     value = text.strip()
+    if "://" in value:
+        raise UsageError(
+            f"{name}={value!r}: give host:port[,host:port...] without a scheme"
+            f" (e.g. {value.split('://', 1)[1].split(',')[0] or '127.0.0.1:9092'})"
+        )
     for server in value.split(","):
         host, sep, port = server.strip().rpartition(":")
         if not sep or not host or not port.isdigit():
@@ -83,6 +88,11 @@ def _parse_bool(name: str, text: str) -> bool:
 
 def _parse_addr(name: str, text: str) -> str:
     host, sep, port = text.rpartition(":")
+    if sep and not host:
+        raise UsageError(
+            f"{name}={text!r} has no host: use 127.0.0.1:{port} (this machine only) or"
+            f" 0.0.0.0:{port} (every interface)"
+        )
     if not sep or not host:
         raise UsageError(f"{name}={text!r} must be HOST:PORT (e.g. 127.0.0.1:9108)")
     _int_at_least(0)(name, port)
@@ -312,13 +322,22 @@ class Settings:
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build and validate the settings; unset or empty variables take their defaults."""
+    """Build and validate the settings; unset or empty variables take their defaults.
+    Every bad value is reported, in one ``UsageError`` (one line, ``; ``-separated)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    problems: list[str] = []
     for declared in dataclasses.fields(Settings):
         text = env.get(declared.metadata["variable"], "")
         if text.strip():
-            values[declared.name] = declared.metadata["parse"](declared.metadata["variable"], text)
+            try:
+                values[declared.name] = declared.metadata["parse"](
+                    declared.metadata["variable"], text
+                )
+            except UsageError as exc:
+                problems.append(str(exc))
+    if problems:
+        raise UsageError("; ".join(problems))
     return Settings(**values)
 
 

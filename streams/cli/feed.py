@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 import uuid
@@ -24,8 +25,10 @@ import orjson
 
 from scoring.timeutil import InvalidTime, format_time_ms, parse_time_ms
 from streams.codec.decoding import MAX_BATCH_EVENTS, MAX_RECORD_BYTES
+from streams.codec.fast_decode import decode_record
 from streams.config import KafkaSecurity, bootstrap_from_env
 from streams.errors import UsageError
+from streams.runtime.clients import started as started_client
 from streams.runtime.topics import create_topic
 
 DEFAULT_TOPIC = "telemetry"
@@ -36,13 +39,22 @@ PROGRESS_EVERY_S = 2.0
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``produce`` and ``tick``."""
+    topic = os.environ.get("CSS_INPUT_TOPIC", "").strip() or DEFAULT_TOPIC
     prod = subparsers.add_parser(
         "produce",
         help="publish JSON-lines files to the telemetry topic",
-        description="Publish JSON lines keyed by org id (security from CSS_KAFKA_* variables).",
+        description="Publish JSON lines keyed by org id (security from CSS_KAFKA_* variables)."
+        " With --tick-at-end, then tick every partition at the files' latest valid event"
+        " time, so the months the data covers close and none beyond it.",
     )
     prod.add_argument("files", nargs="+", metavar="FILE", help="JSON-lines files ('-' = stdin)")
-    prod.add_argument("--topic", default=DEFAULT_TOPIC)
+    topic_help = "topic (default: CSS_INPUT_TOPIC or telemetry)"
+    prod.add_argument("--topic", default=topic, help=topic_help)
+    prod.add_argument(
+        "--tick-at-end",
+        action="store_true",
+        help="after the files, a clock.tick on every partition at their latest event time",
+    )
     prod.add_argument(
         "--batch", type=int, default=1, help="group up to N consecutive events of one org"
     )
@@ -53,10 +65,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     prod.set_defaults(handler=run_produce)
 
     tick = subparsers.add_parser(
-        "tick", help="write one clock.tick to every partition of the topic"
+        "tick",
+        help="write one clock.tick to every partition of the topic",
+        description="Write one clock.tick to every partition of the input topic: each"
+        " partition's watermark moves to that time and the months it passes close. Give the"
+        " event time of your data (--time); --now uses the wall clock, which closes every"
+        " month up to today for every org.",
     )
-    tick.add_argument("--topic", default=DEFAULT_TOPIC)
-    tick.add_argument("--time", help="tick time, RFC 3339 (default: now)")
+    tick.add_argument("--topic", default=topic, help=topic_help)
+    when = tick.add_mutually_exclusive_group(required=True)
+    when.add_argument("--time", help="tick time, RFC 3339 (e.g. your data's latest event time)")
+    when.add_argument("--now", action="store_true", help="tick at the wall clock")
     tick.set_defaults(handler=run_tick)
 
 
@@ -174,7 +193,7 @@ async def produce_records(
         linger_ms=5,
         **security.producer_kwargs(),
     )
-    await producer.start()
+    await started_client(producer)
     sent_records = sent_events = 0
     started = last_report = time.monotonic()
     in_flight: list[asyncio.Future[Any]] = []
@@ -212,11 +231,14 @@ def run_produce(args: argparse.Namespace) -> int:
         raise UsageError("--rate and --partitions must be >= 0")
     bootstrap, security = _kafka_clients()
 
+    watermark = Watermark(time.time_ns() // 1_000_000)
+
     async def main() -> tuple[int, int]:
         if args.partitions:
             await create_topic(bootstrap, args.topic, args.partitions, security=security)
+        lines = _read_lines(args.files)
         return await produce_records(
-            plan_records(_read_lines(args.files), args.batch),
+            plan_records(watermark.follow(lines) if args.tick_at_end else lines, args.batch),
             args.topic,
             bootstrap=bootstrap,
             security=security,
@@ -226,7 +248,31 @@ def run_produce(args: argparse.Namespace) -> int:
 
     records, events = asyncio.run(main())
     print(f"records={records} events={events} acknowledged", file=sys.stderr)
+    if args.tick_at_end:
+        if watermark.time_ms is None:
+            print("no valid event: no tick sent", file=sys.stderr)
+            return 0
+        count = asyncio.run(
+            send_ticks(args.topic, watermark.time_ms, bootstrap=bootstrap, security=security)
+        )
+        print(f"ticks={count} time={format_time_ms(watermark.time_ms)}", file=sys.stderr)
     return 0
+
+
+class Watermark:
+    """The latest time of the valid events of the lines it follows (what the worker's
+    watermark reaches once they are scored)."""
+
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+        self.time_ms: int | None = None
+
+    def follow(self, lines: Iterable[bytes]) -> Iterator[bytes]:
+        for line in lines:
+            for _index, event in decode_record(line, self.now_ms).events:
+                if self.time_ms is None or event.time_ms > self.time_ms:
+                    self.time_ms = event.time_ms
+            yield line
 
 
 # --- tick ------------------------------------------------------------------------------------
@@ -255,7 +301,7 @@ async def send_ticks(topic: str, time_ms: int, *, bootstrap: str, security: Kafk
         enable_idempotence=True,
         **security.producer_kwargs(),
     )
-    await producer.start()
+    await started_client(producer)
     try:
         partitions = await producer.partitions_for(topic)
         if not partitions:
@@ -274,7 +320,7 @@ async def send_ticks(topic: str, time_ms: int, *, bootstrap: str, security: Kafk
 
 
 def run_tick(args: argparse.Namespace) -> int:
-    if args.time is None:
+    if args.now:
         time_ms = time.time_ns() // 1_000_000
     else:
         try:

@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.config import KafkaSecurity
 from streams.errors import UsageError
+from streams.runtime.clients import started
 from streams.runtime.routing import partition_for_key
 
 CATEGORY_COLUMNS = (
@@ -53,7 +54,7 @@ async def latest_records_of(
     """The latest monthly record (highest period, then revision) and the latest live record
     of ``org``, read backwards from the end of the org's partition."""
     consumer = _consumer(bootstrap, security)
-    await consumer.start()
+    await started(consumer)
     try:
         partitions = await _partitions(bootstrap, security, topic)
         tp = TopicPartition(topic, partition_for_key(org, len(partitions)))
@@ -77,7 +78,9 @@ async def latest_records_of(
                     position = message.offset + 1
                     if message.offset >= upper or message.key != key:
                         continue
-                    record = orjson.loads(message.value)
+                    record = score_record(message.value)
+                    if record is None:
+                        continue  # not a score record: another topic's content
                     if record.get("kind") == "live":
                         if live is None or message.offset > live[0]:
                             live = (message.offset, record)
@@ -89,6 +92,19 @@ async def latest_records_of(
         return [record for record in (monthly and monthly[1], live and live[1]) if record]
     finally:
         await consumer.stop()
+
+
+def score_record(value: bytes | None, schema: str = "css.score/v1") -> dict[str, Any] | None:
+    """The record if ``value`` is a JSON object of ``schema``, else None."""
+    if value is None:
+        return None
+    try:
+        record = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict) or record.get("schema") != schema:
+        return None
+    return record
 
 
 def _row(record: dict[str, Any]) -> list[str]:
@@ -135,6 +151,11 @@ def _alert_row(alert: dict[str, Any]) -> list[str]:
     ]
 
 
+def _ignored(count: int) -> str:
+    """The title's note on records of another schema (a wrong ``--topic`` shows here)."""
+    return f"; {count} records of another kind ignored: is this the right topic?" if count else ""
+
+
 def _alert_key(alert: dict[str, Any]) -> tuple[str, ...]:
     """What an alert is about: band changes by (org, scope, period), whose latest revision
     replaces the earlier ones; live alerts by (org, kind, since)."""
@@ -160,7 +181,7 @@ async def tail_scores(
     from rich.table import Table
 
     consumer = _consumer(bootstrap, security)
-    await consumer.start()
+    await started(consumer)
     try:
         partitions = await _partitions(bootstrap, security, topic)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -171,11 +192,12 @@ async def tail_scores(
             await consumer.seek_to_end(*tps)
         latest: dict[tuple[str, ...], dict[str, Any]] = {}
         updates = 0
+        ignored = 0  # records of another kind (a wrong --topic shows here)
         console = Console()
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
 
         def render_alerts() -> Table:
-            table = Table(title=f"alerts on {topic} ({updates} records)")
+            table = Table(title=f"alerts on {topic} ({updates} records{_ignored(ignored)})")
             for column in ALERT_COLUMNS:
                 table.add_column(column)
             for alert in list(latest.values())[-40:]:
@@ -185,7 +207,7 @@ async def tail_scores(
         def render() -> Table:
             if alerts:
                 return render_alerts()
-            table = Table(title=f"scores on {topic} ({updates} updates)")
+            table = Table(title=f"scores on {topic} ({updates} updates{_ignored(ignored)})")
             for column in ("org", "kind", "period", "overall", "band"):
                 table.add_column(column)
             for _, short in CATEGORY_COLUMNS:
@@ -204,7 +226,12 @@ async def tail_scores(
                     for message in messages:
                         if org is not None and message.key != org.encode():
                             continue
-                        record = orjson.loads(message.value)
+                        record = score_record(
+                            message.value, "css.alert/v1" if alerts else "css.score/v1"
+                        )
+                        if record is None:
+                            ignored += 1
+                            continue
                         if alerts:
                             key = _alert_key(record)
                             latest.pop(key, None)  # newest last

@@ -21,10 +21,23 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         epilog=settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    worker.add_argument("--loglevel", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    worker.add_argument(
+        "-l",
+        "--loglevel",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING"],
+        help="log level (any case)",
+    )
     worker.set_defaults(handler=_worker)
 
-    tail = subparsers.add_parser("tail", help="show score updates as a live table")
+    tail = subparsers.add_parser(
+        "tail",
+        help="show score updates as a live table",
+        description="Show the latest score record per org and kind as a live table (the"
+        " alerts with --alerts), from the end of the topic or, with --from-beginning, all of"
+        " it. Ctrl-C stops.",
+    )
     tail.add_argument("--org", help="only this org id")
     tail.add_argument("--from-beginning", action="store_true", help="read the whole topic")
     tail.add_argument(
@@ -38,7 +51,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     tail.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)
     tail.set_defaults(handler=_tail)
 
-    score_of = subparsers.add_parser("score-of", help="print an org's current score records")
+    score_of = subparsers.add_parser(
+        "score-of",
+        help="print an org's current score records",
+        description="Print an org's latest monthly record and latest live record as JSON"
+        " lines, read backwards from the end of its partition of the score topic.",
+    )
     score_of.add_argument("org", metavar="ORG")
     score_of.add_argument("--topic", help="output topic (default: CSS_OUTPUT_TOPIC or scores)")
     score_of.set_defaults(handler=_score_of)

@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from streams.config import KafkaSecurity, Settings, replication_from_env
 from streams.errors import BrokerUnreachable, CssError
+from streams.runtime.clients import started
 from streams.runtime.faust_app import TABLES
 
 log = logging.getLogger("csscore.topics")
@@ -136,8 +137,7 @@ async def create_topic(
             await _create(admin, replication.new_topic(name, partitions, configs))
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kwargs)
-    await consumer.start()
+    consumer = await started(AIOKafkaConsumer(bootstrap_servers=bootstrap, **kwargs))
     try:
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:

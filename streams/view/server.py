@@ -57,16 +57,24 @@ class Subscribers:
     """Open org pages waiting for their org to change (server-sent events)."""
 
     def __init__(self) -> None:
-        self.queues: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
+        self.queues: dict[str, set[asyncio.Queue[str | None]]] = defaultdict(set)
 
     def notify(self, org: str, as_of: str) -> None:
         for queue in self.queues.get(org, ()):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(as_of)
 
+    def close_all(self) -> None:
+        """End every open stream (shutdown: the server need not wait for the pages)."""
+        for queues in self.queues.values():
+            for queue in queues:
+                while queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(None)
+
     @contextlib.contextmanager
     def subscribe(self, org: str) -> Any:
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=16)
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=16)
         self.queues[org].add(queue)
         try:
             yield queue
@@ -294,15 +302,20 @@ async def org_events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await response.prepare(request)
-    await response.write(b": connected\n\n")
-    with request.app[SUBSCRIBERS_KEY].subscribe(org) as queue:
+    with request.app[SUBSCRIBERS_KEY].subscribe(org) as queue, contextlib.suppress(
+        ConnectionResetError  # the page was closed
+    ):
+        await response.write(b": connected\n\n")
         while True:
             try:
                 as_of = await asyncio.wait_for(queue.get(), timeout=15.0)
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
+            if as_of is None:
+                break  # shutting down
             await response.write(f"event: update\ndata: {as_of}\n\n".encode())
+    return response
 
 
 _STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
@@ -339,7 +352,9 @@ async def running(
         asyncio.ensure_future(follow(view, state, subscribers, bootstrap, security)),
         asyncio.ensure_future(probe(state, bootstrap)),
     ]
-    runner = web.AppRunner(build_app(view, state, subscribers), access_log=None)
+    runner = web.AppRunner(
+        build_app(view, state, subscribers), access_log=None, shutdown_timeout=5.0
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
@@ -347,6 +362,7 @@ async def running(
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         yield runner, int(bound)
     finally:
+        subscribers.close_all()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

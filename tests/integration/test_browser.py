@@ -15,9 +15,10 @@ import asyncio
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pytest
@@ -33,8 +34,16 @@ from tests.worker_harness import WorkerProcess, output_records, wait_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ARTIFACTS = Path(os.environ.get("CSS_TEST_ARTIFACTS", "build/test-artifacts"))
+
+
+def off_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion on a thread of its own: Playwright's sync API keeps
+    an event loop on this one, where ``asyncio.run`` is refused."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _chromium() -> str:
@@ -75,15 +84,15 @@ def test_pages_show_the_latest_records_and_change_live(
         dlq_topic=f"{name}-dlq", data_dir=tmp_path / "worker", log_path=tmp_path / "worker.log",
     )  # fmt: skip
     security = KafkaSecurity.from_env({})
-    asyncio.run(create_topic(kafka_bootstrap, topic, 2))
-    asyncio.run(produce_records(list(plan_records(lines, 1)), topic,
+    off_loop(create_topic(kafka_bootstrap, topic, 2))
+    off_loop(produce_records(list(plan_records(lines, 1)), topic,
                                 bootstrap=kafka_bootstrap, security=security))  # fmt: skip
     worker.start()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         sources = [topic, f"{name}-control"]
-        asyncio.run(wait_caught_up(kafka_bootstrap, name, sources, output, worker=worker))
-        final = final_records(asyncio.run(output_records(kafka_bootstrap, output)))
+        off_loop(wait_caught_up(kafka_bootstrap, name, sources, output, worker=worker))
+        final = final_records(off_loop(output_records(kafka_bootstrap, output)))
         lives = {key[0]: record for key, record in final.items() if key[1] == "live"}
         with serving(kafka_bootstrap, output, tmp_path / "serve", tmp_path / "serve.log") as base:
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
@@ -143,7 +152,7 @@ def test_pages_show_the_latest_records_and_change_live(
                 "data": {"product": "service_cloud", "count": 1},
             }  # fmt: skip
             sent = time.perf_counter()
-            asyncio.run(produce_lines(kafka_bootstrap, topic, [orjson.dumps(event)], [org]))
+            off_loop(produce_lines(kafka_bootstrap, topic, [orjson.dumps(event)], [org]))
             page.wait_for_function(
                 "before => document.querySelector('[data-as-of]').textContent !== before",
                 arg=before,

@@ -47,6 +47,7 @@ def serving(bootstrap: str, topic: str, data_dir: Path, log: Path) -> Iterator[s
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSS_")}
     env |= {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "CSS_OUTPUT_TOPIC": topic,
             "CSS_DATA_DIR": str(data_dir), "CSS_UI_ADDR": "127.0.0.1:0"}  # fmt: skip
+    offset = log.stat().st_size if log.exists() else 0  # earlier runs' lines are not ours
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "serve"], env=env, stdout=out, stderr=out
@@ -54,7 +55,7 @@ def serving(bootstrap: str, topic: str, data_dir: Path, log: Path) -> Iterator[s
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            found = re.findall(r"score pages on (http://\S+/)", log.read_text())
+            found = re.findall(r"score pages on (http://\S+/)", log.read_text()[offset:])
             if found:
                 yield found[-1]
                 break

@@ -255,5 +255,5 @@ def test_cli_sasl_user_without_password_is_exit_2(
 def test_cli_status_of_an_unused_data_dir(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["kafka", "status", "--data-dir", str(tmp_path)]) == 0
+    assert cli.main(["kafka", "status", "--data-dir", str(tmp_path)]) == 3  # not running
     assert capsys.readouterr().out.startswith("stopped")

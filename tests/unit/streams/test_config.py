@@ -168,3 +168,20 @@ def test_bootstrap_from_env() -> None:
     assert bootstrap_from_env({"KAFKA_BOOTSTRAP_SERVERS": "a:1,b:2"}) == "a:1,b:2"
     with pytest.raises(UsageError):
         bootstrap_from_env({"KAFKA_BOOTSTRAP_SERVERS": "nohostport"})
+
+
+def test_every_bad_setting_is_reported_at_once() -> None:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka://broker:9092",
+        "CSS_METRICS_ADDR": ":9108",
+        "CSS_PARTITIONS": "zero",
+        "CSS_ALERT_HYSTERESIS_POINTS": "-1",
+    }
+    with pytest.raises(UsageError) as raised:
+        settings_from_env(env)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "without a scheme (e.g. broker:9092)" in message
+    assert "CSS_METRICS_ADDR=':9108' has no host: use 127.0.0.1:9108" in message
+    assert "CSS_PARTITIONS='zero' is not an integer" in message
+    assert "CSS_ALERT_HYSTERESIS_POINTS=-1 must be a finite number >= 0.0" in message
