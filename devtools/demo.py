@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import os
 import re
 import signal
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from devtools.kafka_local import LocalBroker, default_data_dir, port_is_free
@@ -32,19 +35,60 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
         )
 
 
-def _terminate(process: subprocess.Popen[bytes], name: str) -> None:
-    if process.poll() is not None:
-        return
-    print(f"stopping {name}...", file=sys.stderr)
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+STOP_SECONDS = 10.0  # SIGTERM to every child at once, SIGKILL to what is left after this
+
+
+def _terminate_all(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    """Stop every child (its whole process group) within ``STOP_SECONDS``."""
+    running = [(name, p) for name, p in processes if p.poll() is None]
+    if running:
+        print(f"stopping {', '.join(name for name, _ in running)}...", file=sys.stderr)
+    for _name, process in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
+    for _name, process in running:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # the same clean stop as Ctrl-C
+
+
+@contextlib.contextmanager
+def _only_demo() -> Iterator[None]:
+    """One demo at a time per machine (they would share the local broker and port 8080)."""
+    lock_path = default_data_dir().parent / "demo.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            other = lock.read().strip() or "?"
+            raise SystemExit(
+                f"make run: a demo is already running (pid {other}); stop it with Ctrl-C in its"
+                f" terminal or `kill {other}`"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        yield
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    with _only_demo():
+        return _demo(argv)
+
+
+def _demo(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--orgs", type=int, default=12)
     parser.add_argument("--months", type=int, default=14)
@@ -135,11 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        for name, process in reversed(processes):
-            _terminate(process, name)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _terminate_all(list(reversed(processes)))
         if broker is not None:
             print("stopping the local Kafka broker...", file=sys.stderr)
-            broker.stop()
+            broker.stop(timeout=4.0)
     return 0
 
 
@@ -165,18 +210,33 @@ def _logged_url(log: Path, process: subprocess.Popen[bytes], timeout: float = 30
 
 
 def _wait_for_topic_then_tail(bootstrap: str, output: str, seconds: float | None) -> None:
-    """The worker creates the output topic a few seconds after it starts."""
-    asyncio.run(_wait_for_topic(bootstrap, output, timeout=120.0))
-    asyncio.run(
-        tail_scores(
+    """The worker creates the output topic a few seconds after it starts. Ctrl-C or SIGTERM
+    ends the tail from inside its event loop (no KeyboardInterrupt through asyncio)."""
+
+    async def follow() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        waiting = asyncio.ensure_future(_wait_for_topic(bootstrap, output, timeout=120.0))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if stop.is_set():
+            waiting.cancel()
+            return
+        waiting.result()
+        await tail_scores(
             bootstrap,
             output,
             KafkaSecurity.from_env({}),
             org=None,
             from_beginning=True,
             max_seconds=seconds,
+            stop=stop,
         )
-    )
+
+    asyncio.run(follow())
 
 
 async def _wait_for_topic(bootstrap: str, topic: str, timeout: float) -> None:

@@ -4,7 +4,11 @@ server needed)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -164,6 +168,26 @@ def _alert_key(alert: dict[str, Any]) -> tuple[str, ...]:
     return (str(alert.get("kind")), str(alert.get("org_id")), str(alert.get("since")))
 
 
+def _plain_score(record: dict[str, Any]) -> str:
+    row = _row(record)
+    categories = " ".join(
+        f"{short}={value}" for (_, short), value in zip(CATEGORY_COLUMNS, row[5:8], strict=True)
+    )
+    return (
+        f"{row[0]} {row[1]} {row[2]} overall={row[3]} band={row[4]} {categories}"
+        f" rev={row[8]} as_of={row[9]}"
+    )
+
+
+def _plain_alert(alert: dict[str, Any]) -> str:
+    row = dict(zip(ALERT_COLUMNS, _alert_row(alert), strict=True))
+    return (
+        f"{row['org']} {row['kind']} {row['scope']} {row['period']} {row['from']} -> {row['to']}"
+        f" changed={row['changed']} rev={row['rev']} since={row['since']} as_of={row['as_of']}"
+        f" top_mover={row['top mover'].replace(' ', ':')}"
+    )
+
+
 async def tail_scores(
     bootstrap: str,
     topic: str,
@@ -173,13 +197,19 @@ async def tail_scores(
     from_beginning: bool,
     max_seconds: float | None = None,
     alerts: bool = False,
+    output: str = "auto",
+    until_end: bool = False,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Print score updates as a live table (latest record per org and kind); with
-    ``alerts``, alert records (the latest 40 distinct alerts, newest last)."""
-    from rich.console import Console
-    from rich.live import Live
-    from rich.table import Table
+    """Print score updates (with ``alerts``, alert records).
 
+    ``output``: ``table`` (a live table: latest record per org and kind, or the latest 40
+    distinct alerts), ``lines`` (one timestamped line per record, for logs and pipes),
+    ``json`` (the records as JSON lines), ``auto`` (table on a terminal, else lines).
+    ``until_end``: stop at the end offsets the topic had at the start; ``stop``: stop when
+    set (a signal handler)."""
+    if output == "auto":
+        output = "table" if sys.stdout.isatty() else "lines"
     consumer = _consumer(bootstrap, security)
     await started(consumer)
     try:
@@ -190,55 +220,102 @@ async def tail_scores(
             await consumer.seek_to_beginning(*tps)
         else:
             await consumer.seek_to_end(*tps)
-        latest: dict[tuple[str, ...], dict[str, Any]] = {}
-        updates = 0
-        ignored = 0  # records of another kind (a wrong --topic shows here)
-        console = Console()
+        ends = await consumer.end_offsets(tps) if until_end else {}
+        schema = "css.alert/v1" if alerts else "css.score/v1"
+        shown = _TailTable(topic, alerts) if output == "table" else None
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
-
-        def render_alerts() -> Table:
-            table = Table(title=f"alerts on {topic} ({updates} records{_ignored(ignored)})")
-            for column in ALERT_COLUMNS:
-                table.add_column(column)
-            for alert in list(latest.values())[-40:]:
-                table.add_row(*_alert_row(alert))
-            return table
-
-        def render() -> Table:
-            if alerts:
-                return render_alerts()
-            table = Table(title=f"scores on {topic} ({updates} updates{_ignored(ignored)})")
-            for column in ("org", "kind", "period", "overall", "band"):
-                table.add_column(column)
-            for _, short in CATEGORY_COLUMNS:
-                table.add_column(short, justify="right")
-            table.add_column("rev", justify="right")
-            table.add_column("as_of")
-            rows = sorted(latest.values(), key=lambda r: (str(r.get("org_id")), r["kind"]))
-            for record in rows[-40:]:
-                table.add_row(*_row(record))
-            return table
-
-        with Live(render(), console=console, refresh_per_second=4) as view:
+        out = sys.stdout
+        with shown.live() if shown is not None else contextlib.nullcontext():
             while deadline is None or time.monotonic() < deadline:
+                if stop is not None and stop.is_set():
+                    break
                 batch = await consumer.getmany(timeout_ms=250, max_records=5000)
                 for messages in batch.values():
                     for message in messages:
                         if org is not None and message.key != org.encode():
                             continue
-                        record = score_record(
-                            message.value, "css.alert/v1" if alerts else "css.score/v1"
-                        )
-                        if record is None:
-                            ignored += 1
+                        record = score_record(message.value, schema)
+                        if shown is not None:
+                            shown.add(record)
+                        elif record is None:
                             continue
-                        if alerts:
-                            key = _alert_key(record)
-                            latest.pop(key, None)  # newest last
+                        elif output == "json":
+                            out.write(orjson.dumps(record).decode() + "\n")
                         else:
-                            key = (str(record.get("org_id")), str(record.get("kind")))
-                        latest[key] = record
-                        updates += 1
-                view.update(render())
+                            text = _plain_alert(record) if alerts else _plain_score(record)
+                            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
+                            out.write(f"{stamp} {text}\n")
+                if shown is not None:
+                    shown.refresh()
+                else:
+                    out.flush()
+                if until_end and await _at_end(consumer, ends):
+                    break
     finally:
         await consumer.stop()
+
+
+async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+class _TailTable:
+    """The live table of ``tail`` on a terminal."""
+
+    def __init__(self, topic: str, alerts: bool) -> None:
+        from rich.console import Console
+
+        self.topic, self.alerts = topic, alerts
+        self.latest: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.updates = self.ignored = 0
+        self.console = Console()
+        self.view: Any = None
+
+    @contextlib.contextmanager
+    def live(self) -> Iterator[None]:
+        from rich.live import Live
+
+        with Live(self.render(), console=self.console, refresh_per_second=4) as view:
+            self.view = view
+            yield
+
+    def add(self, record: dict[str, Any] | None) -> None:
+        if record is None:
+            self.ignored += 1
+            return
+        if self.alerts:
+            key = _alert_key(record)
+            self.latest.pop(key, None)  # newest last
+        else:
+            key = (str(record.get("org_id")), str(record.get("kind")))
+        self.latest[key] = record
+        self.updates += 1
+
+    def refresh(self) -> None:
+        self.view.update(self.render())
+
+    def render(self) -> Any:
+        from rich.table import Table
+
+        ignored = _ignored(self.ignored)
+        if self.alerts:
+            table = Table(title=f"alerts on {self.topic} ({self.updates} records{ignored})")
+            for column in ALERT_COLUMNS:
+                table.add_column(column)
+            for alert in list(self.latest.values())[-40:]:
+                table.add_row(*_alert_row(alert))
+            return table
+        table = Table(title=f"scores on {self.topic} ({self.updates} updates{ignored})")
+        for column in ("org", "kind", "period", "overall", "band"):
+            table.add_column(column)
+        for _, short in CATEGORY_COLUMNS:
+            table.add_column(short, justify="right")
+        table.add_column("rev", justify="right")
+        table.add_column("as_of")
+        rows = sorted(self.latest.values(), key=lambda r: (str(r.get("org_id")), r["kind"]))
+        for record in rows[-40:]:
+            table.add_row(*_row(record))
+        return table

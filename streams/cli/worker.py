@@ -48,6 +48,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     tail.add_argument(
         "--alerts", action="store_true", help="show the alerts topic (band changes, at risk)"
     )
+    tail.add_argument(
+        "--output",
+        choices=["auto", "table", "lines", "json"],
+        default="auto",
+        help="a live table, one timestamped line per record, or JSON lines (auto: the table"
+        " on a terminal, lines otherwise)",
+    )
+    tail.add_argument(
+        "--until-end", action="store_true", help="exit at the end of the topic (as it was at start)"
+    )
     tail.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)
     tail.set_defaults(handler=_tail)
 
@@ -84,6 +94,8 @@ def _tail(args: argparse.Namespace) -> int:
                 from_beginning=args.from_beginning,
                 max_seconds=args.max_seconds,
                 alerts=args.alerts,
+                output=args.output,
+                until_end=args.until_end,
             )
         )
     except KeyboardInterrupt:

@@ -34,6 +34,7 @@ from streams.runtime.metrics import Metrics
 from streams.runtime.org_store import OrgStore
 from streams.runtime.outbox import Outbox, kafka_producer
 from streams.runtime.pass_metrics import PassMetrics
+from streams.runtime.progress import CatchUp
 from streams.runtime.routing import partition_for_key
 from streams.runtime.state_flush import StateFlusher
 from streams.runtime.table_io import TableIO
@@ -42,6 +43,7 @@ from streams.runtime.topics import TopicLayout
 log = logging.getLogger("csscore.worker")
 
 EXIT_AGENT_FAILURE = 70
+PROGRESS_SECONDS = 2.0  # how often the scoring lag is measured
 IDLE_CHECK_SECONDS = 5.0  # how often an idle worker looks for records Faust dropped
 
 
@@ -103,6 +105,10 @@ class ScorerApp:
         self.app.timer(interval)(self._wake_due_partitions)
         self.last_pass_at = time.monotonic()
         self.app.timer(IDLE_CHECK_SECONDS)(self._check_idle_heads)
+        # Next offset to score per internal topic-partition, for the scoring lag.
+        self.scored: dict[Any, int] = {}
+        self.catch_up = CatchUp()
+        self.app.timer(PROGRESS_SECONDS)(self._report_progress)
 
     # --- the agent -----------------------------------------------------------------------------
 
@@ -119,6 +125,7 @@ class ScorerApp:
                 async with self.flusher.pass_lock:
                     await self.handle(message.partition, message.topic, message.value)
                     self.flusher.hold(event)  # acknowledged once its state is durable
+                self.scored[message.tp] = message.offset + 1
                 self.last_pass_at = time.monotonic()
                 if self.flusher.over_cap():
                     self._request_flush()
@@ -203,6 +210,27 @@ class ScorerApp:
             self.scorer.forget_partition(tp.partition)
         self.store.forget({tp.partition for tp in revoked})
         self.metrics.orgs.set(self.scorer.org_count())
+
+    async def _report_progress(self) -> None:
+        """css_scoring_lag_records and the catch-up log line (``streams.runtime.progress``)."""
+        consumer: Any = self.app.consumer
+        agent_lag = 0
+        sources = (self.settings.events_topic, self.settings.control_topic)
+        for tp in consumer.assignment():
+            if tp.topic not in sources:
+                continue  # the tables' changelogs
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            done = self.scored.get(tp)
+            if done is None:
+                done = await consumer.position(tp)
+            agent_lag += max(0, highwater - (done or 0))
+        lag = agent_lag + sum(self.ingestor.lag.values())
+        self.metrics.scoring_lag.set(lag)
+        line = self.catch_up.observe(lag, self.ingestor.records_read, time.monotonic())
+        if line is not None:
+            log.info(line)
 
     async def _check_idle_heads(self) -> None:
         """Idle: no pass running, none ended for a while (so nothing waits in the agent's

@@ -52,6 +52,8 @@ class Ingestor:
         self.wall_clock = wall_clock
         self.last_record_at: dict[int, float] = {}
         self.last_advance_at: dict[int, float] = {}
+        self.lag: dict[int, int] = {}  # input records not read yet, per partition
+        self.records_read = 0
 
     async def run(self) -> None:
         settings = self.settings
@@ -107,6 +109,7 @@ class Ingestor:
                 continue
             routed = route_records(Source(tp.topic, tp.partition), messages, now_ms)
             self.metrics.records.inc(routed.records)
+            self.records_read += routed.records
             for reason, count in routed.rejected.items():
                 self.metrics.rejected.labels(reason).inc(count)
             for batch in routed.batches:
@@ -127,12 +130,16 @@ class Ingestor:
 
     async def _observe_lag(self, consumer: AIOKafkaConsumer) -> None:
         """css_consumer_lag_records: input records not yet ingested, per partition."""
-        for tp in consumer.assignment():
+        assigned = consumer.assignment()
+        for gone in set(self.lag) - {tp.partition for tp in assigned}:
+            del self.lag[gone]
+        for tp in assigned:
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue
             position = await consumer.position(tp)
-            self.metrics.consumer_lag.labels(str(tp.partition)).set(max(0, highwater - position))
+            lag = self.lag[tp.partition] = max(0, highwater - position)
+            self.metrics.consumer_lag.labels(str(tp.partition)).set(lag)
 
     async def _advance_idle(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         """CSS_IDLE_ADVANCE_SECONDS: a caught-up partition quiet for that long gets its

@@ -12,27 +12,40 @@ its one metric we need, is set by the ingest stage (high water minus its positio
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    start_http_server,
+)
 
 from scoring.alerts import ALERT_KINDS
+from streams.codec.decoding import REASONS
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-# The sample names a metric family of each type exposes in the text format
-# (prometheus_client >= 0.20: counters and histograms also expose ``_created``).
+# The sample names a metric family of each type exposes in the text format (the
+# ``_created`` samples of counters and histograms are turned off: a series per counter
+# that dashboards never read).
 _SAMPLE_SUFFIXES: dict[str, tuple[str, ...]] = {
-    "counter": ("_total", "_created"),
+    "counter": ("_total",),
     "gauge": ("",),
-    "histogram": ("_bucket", "_count", "_sum", "_created"),
-    "summary": ("", "_count", "_sum", "_created"),
+    "histogram": ("_bucket", "_count", "_sum"),
+    "summary": ("", "_count", "_sum"),
     "info": ("_info",),
 }
 
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        # process_cpu_seconds_total, process_resident_memory_bytes, open fds, start time.
+        ProcessCollector(registry=r)
         self.events = Counter(
             "css_events",
             "Valid events consumed from the input topic, by CloudEvents type "
@@ -55,6 +68,8 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        for reason in REASONS:
+            self.rejected.labels(reason)  # every reason is scraped from the start, at 0
         self.duplicates = Counter(
             "css_duplicates",
             "Events dropped as duplicates of an event already applied (same source and id).",
@@ -153,6 +168,12 @@ class Metrics:
         self.dirty_orgs = Gauge(
             "css_state_dirty_orgs",
             "Orgs changed since the last flush began (held in memory until written).",
+            registry=r,
+        )
+        self.scoring_lag = Gauge(
+            "css_scoring_lag_records",
+            "Records this worker has been given and not scored yet: input records the ingest"
+            " stage has not read plus internal records the agent has not scored (0: done).",
             registry=r,
         )
         self.consumer_lag = Gauge(

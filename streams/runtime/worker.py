@@ -32,10 +32,32 @@ def _stop_during_startup(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# Faust and mode narrate every service start and stop at INFO (about 150 lines at start):
+# below INFO for us, unless --loglevel DEBUG.
+NOISY_LOGGERS = ("faust", "mode")
+
+
+class _ExpectedOnAFreshBroker(logging.Filter):
+    """aiokafka logs ERROR while a fresh broker creates its offsets topic (the group
+    coordinator is not available yet, and the client retries): not an error to report."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "GroupCoordinatorNotAvailable" not in record.getMessage()
+
+
+def configure_logging(loglevel: str) -> None:
+    """One format for every line, ours and Faust's (Faust does not install its own)."""
+    logging.basicConfig(level=loglevel, stream=sys.stderr, format=LOG_FORMAT, force=True)
+    if loglevel != "DEBUG":
+        for name in NOISY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ("aiokafka.consumer.group_coordinator", "aiokafka.conn"):
+        logging.getLogger(name).addFilter(_ExpectedOnAFreshBroker())
+
+
 def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
-    logging.basicConfig(
-        level=loglevel, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(loglevel)
     # Until Faust installs its own handlers, SIGTERM means "stop before starting": exit 0.
     signal.signal(signal.SIGTERM, _stop_during_startup)
     catalog = load_catalog(settings.catalog_path)
@@ -49,7 +71,8 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
     metrics = Metrics()
     host, port = settings.metrics_host_port
     bound = metrics.serve(host, port)
-    log.info("metrics on http://%s:%d/metrics", host, bound)
+    # Always shown, whatever the level: where to look.
+    log.warning("metrics on http://%s:%d/metrics", host, bound)
     log.info(
         "scoring %s (%d partitions) -> %s with catalog %s %s",
         settings.input_topic,
@@ -65,7 +88,13 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
     # outages; the watchdog ends the process only after a long one.
     watchdog = UnreachableWatchdog(settings.bootstrap_servers, settings.broker_unreachable_seconds)
     scorer.app.timer(watchdog.interval_seconds, name="broker-watchdog")(watchdog.check)
-    worker = faust.Worker(scorer.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(
+        scorer.app,
+        loglevel=loglevel,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,  # keep configure_logging's single format
+    )
     # Faust's terminal spinner sets the root logger to DEBUG at --loglevel WARNING, so every
     # debug call of aiokafka and Faust would build a record (about 12 % of CPU).
     worker.spinner = None

@@ -203,12 +203,17 @@ async def test_tail_alerts_shows_each_alert_with_its_latest_revision(kafka_boots
     ]
     await produce_lines(kafka_bootstrap, topic, values, ["org-tail"] * 3)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "COLUMNS": "250"}
-    done = run_cli(
-        "tail", "--alerts", "--topic", topic, "--from-beginning", "--max-seconds", "6", env=env
-    )
+    tail = ["tail", "--alerts", "--topic", topic, "--from-beginning", "--until-end"]
+    done = run_cli(*tail, env=env)  # not a terminal: one timestamped line per record
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if "org-tail" in line]
-    assert len(rows) == 2, done.stdout  # one per alert: the band change at its revision 1
-    assert "band_change" in rows[0] and " no " in rows[0] and "excellent (80)" in rows[0]
-    assert "at_risk" in rows[1] and "2026-02-03T09:00:00Z" in rows[1]
-    assert "sales_cloud.license_activation -60" in rows[1]
+    assert len(rows) == 3, done.stdout
+    assert "band_change overall 2026-02 excellent (80) -> fair (20) changed=yes rev=0" in rows[0]
+    assert "changed=no rev=1" in rows[1]  # the change was revised away
+    assert "at_risk" in rows[2] and "since=2026-02-03T09:00:00Z" in rows[2]
+    assert "top_mover=sales_cloud.license_activation:-60" in rows[2]
+    as_json = run_cli(*tail, "--output", "json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    assert [json.loads(line) for line in as_json.stdout.splitlines()] == [
+        json.loads(value) for value in values
+    ]
