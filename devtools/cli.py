@@ -226,5 +226,14 @@ def run_generate(args: argparse.Namespace) -> int:
             out.close()
         else:
             out.flush()
-    print(f"now={format_time_ms(generator.now_ms)} {generator.summary.line()}", file=sys.stderr)
+    now = format_time_ms(generator.now_ms)
+    print(f"now={now} {generator.summary.line()}", file=sys.stderr)
+    if args.output:
+        # The clock to follow is the data's: --tick-at-end closes the months it covers,
+        # never the months up to today (a wall-clock tick would).
+        print(
+            f"next: csscore produce {args.output} --tick-at-end   # publish, close its months\n"
+            f"      csscore score {args.output} --now {now}       # the same scores offline",
+            file=sys.stderr,
+        )
     return 0

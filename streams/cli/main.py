@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "streams.cli.feed",  # produce, tick
     "streams.cli.worker",  # worker, tail, score-of
     "streams.cli.serve",  # serve
+    "streams.cli.dead_letters_view",  # dead-letters
 )
 # Developer tools, registered only where the ``devtools`` package is importable (a
 # checkout); the worker image ships the runtime alone.

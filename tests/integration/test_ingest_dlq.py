@@ -9,6 +9,9 @@ topic at its input position; repeats are dropped as duplicates, not dead-lettere
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 from collections import Counter
@@ -131,6 +134,19 @@ async def test_dlq_holds_exactly_the_poison(
             assert record.value not in detail.encode()
     assert found == expected
     assert len(expected) >= 20  # the run really exercised the DLQ
+
+    # `csscore dead-letters` lists the same items with their reasons, values only on demand.
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    listed = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "dead-letters", "--topic", dlq_topic, "--json"],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    items = [orjson.loads(line) for line in listed.stdout.splitlines()]
+    assert {item["source"]: item["reason"] for item in items} == {
+        f"{topic}[{partition}]@{offset}": reason for (partition, offset), reason in found.items()
+    }
+    assert all("value" not in item for item in items)
+    assert f"{len(dead)} dead-lettered item(s)" in listed.stderr
 
     # Nothing valid lost: every non-poison line (repeats included) and every too_old
     # line was consumed as a valid event (the scoring pass drops repeats and too_old).
