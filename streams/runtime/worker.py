@@ -70,7 +70,15 @@ def run_worker(settings: Settings, *, loglevel: str = "INFO") -> int:
         return 1
     metrics = Metrics()
     host, port = settings.metrics_host_port
-    bound = metrics.serve(host, port)
+    try:
+        bound = metrics.serve(host, port)
+    except OSError as exc:
+        print(
+            f"csscore worker: cannot serve metrics on {host}:{port}: {exc.strerror}; set"
+            " CSS_METRICS_ADDR to a free address (port 0 picks one)",
+            file=sys.stderr,
+        )
+        return 1
     # Always shown, whatever the level: where to look.
     log.warning("metrics on http://%s:%d/metrics", host, bound)
     log.info(

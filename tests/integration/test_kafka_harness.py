@@ -217,3 +217,23 @@ async def test_tail_alerts_shows_each_alert_with_its_latest_revision(kafka_boots
     assert [json.loads(line) for line in as_json.stdout.splitlines()] == [
         json.loads(value) for value in values
     ]
+
+
+def test_a_worker_on_a_busy_metrics_port_is_one_line(kafka_bootstrap: str, tmp_path: Path) -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        app = unique_topic("busy")
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CSS_APP_ID": app,
+               "CSS_INPUT_TOPIC": f"{app}-in", "CSS_OUTPUT_TOPIC": f"{app}-out",
+               "CSS_DLQ_TOPIC": f"{app}-dlq", "CSS_DATA_DIR": str(tmp_path),
+               "CSS_METRICS_ADDR": f"127.0.0.1:{port}"}  # fmt: skip
+        done = run_cli("worker", env=env)
+    finally:
+        busy.close()
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in last and "CSS_METRICS_ADDR" in last
