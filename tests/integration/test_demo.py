@@ -67,6 +67,7 @@ def test_the_demo_prints_scores_outside_a_terminal_and_stops_cleanly(
     kafka_bootstrap: str, tmp_path: Path, how: str
 ) -> None:
     demo, out, err = _start(kafka_bootstrap, tmp_path, "demo")
+    work: Path | None = None
     try:
         _wait_for(err, r"Score pages: http://127\.0\.0\.1:\d+/", demo, 120)
         score_line = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d org-\S+ (live|monthly) .*"
@@ -95,3 +96,5 @@ def test_the_demo_prints_scores_outside_a_terminal_and_stops_cleanly(
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
+        for pid in _children_of(work) if work is not None else []:
+            os.kill(pid, signal.SIGKILL)  # a failed test leaves no process behind
