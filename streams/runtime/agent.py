@@ -224,7 +224,10 @@ class ScorerApp:
                 continue
             done = self.scored.get(tp)
             if done is None:
-                done = await consumer.position(tp)
+                try:
+                    done = await consumer.position(tp)
+                except Exception:  # revoked meanwhile (a rebalance): measured next time
+                    continue
             agent_lag += max(0, highwater - (done or 0))
         lag = agent_lag + sum(self.ingestor.lag.values())
         self.metrics.scoring_lag.set(lag)

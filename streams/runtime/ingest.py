@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
 
 from streams.codec.internal import Source, encode_advance
 from streams.config import MAX_REQUEST_BYTES, KafkaSecurity, Settings
@@ -126,7 +127,24 @@ class Ingestor:
             commits[tp] = messages[-1].offset + 1
             self.last_record_at[tp.partition] = self.wall_clock()
         await asyncio.gather(*futures)  # a failed send raises: the worker stops, no commit
-        await consumer.commit(commits)
+        await self._commit(consumer, commits)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, commits: dict[TopicPartition, int]) -> None:
+        """Commit what was forwarded, for the partitions still assigned. A rebalance while
+        the forward awaited its acks may have moved some away (a broker loss makes that
+        likely): their new owner reads them again from the last commit, and the agent skips
+        what it already applied (offsets kept per org), so nothing is lost or counted twice."""
+        assigned = consumer.assignment()
+        still_ours = {tp: offset for tp, offset in commits.items() if tp in assigned}
+        if not still_ours:
+            return
+        try:
+            await consumer.commit(still_ours)
+        except (IllegalStateError, CommitFailedError, RebalanceInProgressError) as exc:
+            log.warning(
+                "ingest commit skipped (%s): a rebalance moved partitions; they are read again",
+                type(exc).__name__,
+            )
 
     async def _observe_lag(self, consumer: AIOKafkaConsumer) -> None:
         """css_consumer_lag_records: input records not yet ingested, per partition."""
@@ -137,7 +155,10 @@ class Ingestor:
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue
-            position = await consumer.position(tp)
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:
+                continue  # revoked meanwhile (a rebalance)
             lag = self.lag[tp.partition] = max(0, highwater - position)
             self.metrics.consumer_lag.labels(str(tp.partition)).set(lag)
 
@@ -148,7 +169,10 @@ class Ingestor:
         quiet = self.settings.idle_advance_seconds
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
-            position = await consumer.position(tp)
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:
+                continue  # revoked meanwhile (a rebalance)
             if highwater is None or position < highwater:
                 continue
             last = max(
