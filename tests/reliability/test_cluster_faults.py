@@ -306,8 +306,17 @@ def test_the_cli_reports_every_node_and_restarts_one(kafka_cluster: LocalCluster
 
 
 @pytest.mark.timeout(300)
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def test_worker_topics_get_three_replicas_and_a_lower_one_is_warned_about(
-    kafka_cluster: LocalCluster, caplog: pytest.LogCaptureFixture
+    kafka_cluster: LocalCluster,
 ) -> None:
     """`ensure_topics` on three brokers: every topic it creates has 3 replicas and
     min.insync.replicas 2; an input topic made beforehand with 1 replica gets one WARNING."""
@@ -327,8 +336,15 @@ def test_worker_topics_get_three_replicas_and_a_lower_one_is_warned_about(
             await admin.close()
         while not await replication_of(kafka_cluster.bootstrap, [settings.input_topic]):
             await asyncio.sleep(0.2)  # until the metadata shows it
-        with caplog.at_level(logging.WARNING, logger="csscore.topics"):
+        # Its own handler: an earlier test in this process may have reconfigured logging
+        # (Faust's set-up disables existing loggers), which caplog would not see.
+        topics_log = logging.getLogger("csscore.topics")
+        topics_log.disabled = False
+        topics_log.addHandler(kept)
+        try:
             layout = await ensure_topics(settings, KafkaSecurity.from_env({}))
+        finally:
+            topics_log.removeHandler(kept)
         created = [settings.output_topic, settings.alerts_topic, settings.dlq_topic,
                    settings.events_topic, settings.control_topic, f"{app_id}-orgs-changelog"]
         deadline = time.monotonic() + 30  # creation is asynchronous in the brokers
@@ -338,12 +354,13 @@ def test_worker_topics_get_three_replicas_and_a_lower_one_is_warned_about(
             replication = await replication_of(kafka_cluster.bootstrap, created)
         return layout, replication, await min_insync_of(kafka_cluster.bootstrap, created)
 
+    kept = _Kept()
     layout, replication, insync = asyncio.run(run())
     assert layout.replication == Replication(3, 2)
     assert len(replication) == 6, replication
     assert all(replicas == 3 for replicas, _ in replication.values()), replication
     assert set(insync.values()) == {"2"}, insync
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warnings = [r.getMessage() for r in kept.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and settings.input_topic in warnings[0], warnings
     assert "replication factor 1, below the configured 3" in warnings[0]
 
